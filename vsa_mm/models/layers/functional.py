@@ -1,0 +1,172 @@
+"""Pure tensor functions behind :class:`VSAWindowAttention`.
+
+Conventions used throughout:
+
+* feature maps are channels-last, ``(B, H, W, C)``;
+* windows are numbered row-major (``window = i * nw + j`` for the window in
+  row ``i`` and column ``j``) and so are the ``N = ws * ws`` tokens inside a
+  window;
+* sampling grids use :func:`torch.nn.functional.grid_sample`'s normalised
+  coordinates with ``align_corners=True`` over the *padded* map: -1 and +1
+  are the centres of the first and last pixel; channel 0 is x (width),
+  channel 1 is y (height).
+"""
+import functools
+from typing import Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def pad_to_window_multiple(x: Tensor, window_size: int) -> Tensor:
+    """Zero-pad a map at the bottom and right to a multiple of the window.
+
+    Args:
+        x (Tensor): Map of shape (B, H, W, C).
+        window_size (int): Window side ws.
+
+    Returns:
+        Tensor: Map of shape (B, Hp, Wp, C), ``Hp = ceil(H / ws) * ws``; ``x``
+        itself when no padding is needed.
+    """
+    height, width = x.shape[1:3]
+    pad_bottom = -height % window_size
+    pad_right = -width % window_size
+    if pad_bottom or pad_right:
+        x = F.pad(x, (0, 0, 0, pad_right, 0, pad_bottom))
+    return x
+
+
+def window_partition(x: Tensor, window_size: int, num_heads: int = 1) -> Tensor:
+    """Cut a padded map into non-overlapping windows, split into heads.
+
+    Args:
+        x (Tensor): Map of shape (B, Hp, Wp, C), Hp and Wp multiples of ws.
+        window_size (int): Window side ws.
+        num_heads (int): Number of heads the channels split into.
+            Defaults to 1.
+
+    Returns:
+        Tensor: Contiguous windows of shape (B, nW, heads, ws * ws,
+        C / heads), ``nW = Hp/ws * Wp/ws``.
+    """
+    batch, height, width, channels = x.shape
+    ws = window_size
+    x = x.view(batch, height // ws, ws, width // ws, ws, num_heads,
+               channels // num_heads)
+    x = x.permute(0, 1, 3, 5, 2, 4, 6)
+    return x.reshape(batch, -1, num_heads, ws * ws, channels // num_heads)
+
+
+def window_reverse(windows: Tensor, window_size: int, height: int,
+                   width: int) -> Tensor:
+    """Inverse of :func:`window_partition`.
+
+    Args:
+        windows (Tensor): Windows of shape (B, nW, heads, ws * ws, d).
+        window_size (int): Window side ws.
+        height (int): Padded map height Hp.
+        width (int): Padded map width Wp.
+
+    Returns:
+        Tensor: Map of shape (B, Hp, Wp, heads * d).
+    """
+    batch, _, num_heads, _, head_dims = windows.shape
+    ws = window_size
+    x = windows.view(batch, height // ws, width // ws, num_heads, ws, ws,
+                     head_dims)
+    x = x.permute(0, 1, 4, 2, 5, 3, 6)
+    return x.reshape(batch, height, width, num_heads * head_dims)
+
+
+def relative_position_index(window_size: int) -> Tensor:
+    """Index of Swin's relative position bias table for each token pair.
+
+    Args:
+        window_size (int): Window side ws.
+
+    Returns:
+        Tensor: Long tensor of shape (ws * ws, ws * ws); entry (a, b) indexes
+        the table row ``(dy + ws - 1) * (2 * ws - 1) + (dx + ws - 1)`` where
+        (dy, dx) is token a's position minus token b's.
+    """
+    coords = torch.stack(
+        torch.meshgrid(
+            torch.arange(window_size), torch.arange(window_size),
+            indexing='ij')).flatten(1)  # 2, N
+    relative = coords[:, :, None] - coords[:, None, :] + (window_size - 1)
+    return relative[0] * (2 * window_size - 1) + relative[1]
+
+
+@functools.lru_cache(maxsize=64)
+def default_window_grid(height: int, width: int, window_size: int,
+                        device: torch.device,
+                        dtype: torch.dtype) -> Tuple[Tensor, Tensor]:
+    """Sampling positions of the default (unshifted, unscaled) windows.
+
+    The result depends only on its arguments and is cached (shared by every
+    layer with the same padded map size and window); never modify it in place.
+
+    Args:
+        height (int): Padded map height Hp, a multiple of ``window_size``.
+        width (int): Padded map width Wp, a multiple of ``window_size``.
+        window_size (int): Window side ws.
+        device (torch.device): Device of the grids.
+        dtype (torch.dtype): Floating dtype of the grids.
+
+    Returns:
+        tuple[Tensor, Tensor]:
+
+        - ``base`` of shape (nW, ws * ws, 2): the pixel centres ``c + r`` of
+          every token of every window;
+        - ``relative`` of shape (ws * ws, 2): the token positions ``r``
+          relative to their window's centre.
+    """
+    # Built outside inference mode so that a grid first made during
+    # inference can later take part in autograd.
+    with torch.inference_mode(False):
+        # Pixel spacing in normalised coordinates; a 1-pixel side has no
+        # extent (grid_sample maps every coordinate to its only pixel).
+        step = torch.tensor([2 / max(width - 1, 1), 2 / max(height - 1, 1)],
+                            dtype=torch.float64)
+        offsets = torch.arange(window_size, dtype=torch.float64)
+        offsets = offsets - (window_size - 1) / 2
+        ry, rx = torch.meshgrid(offsets, offsets, indexing='ij')
+        relative = torch.stack([rx, ry], dim=-1).view(-1, 2) * step
+
+        cy = torch.arange(height // window_size, dtype=torch.float64)
+        cx = torch.arange(width // window_size, dtype=torch.float64)
+        cy, cx = torch.meshgrid(cy, cx, indexing='ij')
+        centres = torch.stack([cx, cy], dim=-1).view(-1, 1, 2)
+        centres = -1 + (centres * window_size + (window_size - 1) / 2) * step
+        base = centres + relative
+        return (base.to(device=device, dtype=dtype),
+                relative.to(device=device, dtype=dtype))
+
+
+def sampling_grid(base: Tensor, relative: Tensor, offsets: Tensor,
+                  scales: Tensor, num_windows_hw: Tuple[int, int]) -> Tensor:
+    """Sampling positions of the varied-size windows.
+
+    For window w with centre c, default token positions r (relative to c),
+    regressed offsets (ox, oy) and scales (sx, sy), token positions are
+    ``p = c + r * (1 + s) + (ox / nw, oy / nh)``.
+
+    Args:
+        base (Tensor): Default positions ``c + r``, shape (nW, N, 2).
+        relative (Tensor): Relative positions ``r``, shape (N, 2).
+        offsets (Tensor): Regressed (ox, oy) per window and head, shape
+            (B, nW, heads, 2), in units of a window (divided here by the
+            number of windows along the width for x, the height for y).
+        scales (Tensor): Regressed (sx, sy), shape (B, nW, heads, 2).
+        num_windows_hw (tuple[int, int]): (nh, nw), windows along the height
+            and the width of the padded map.
+
+    Returns:
+        Tensor: Grid of shape (B, nW, heads, N, 2), dtype of ``base``.
+    """
+    num_windows_h, num_windows_w = num_windows_hw
+    offsets = offsets / offsets.new_tensor([num_windows_w, num_windows_h])
+    return (base[:, None] + relative * scales.unsqueeze(-2) +
+            offsets.unsqueeze(-2))

@@ -1,0 +1,385 @@
+"""Varied-size window attention (VSA, Zhang et al., ECCV 2022)."""
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from mmengine.model.weight_init import trunc_normal_
+from torch import Tensor
+
+from vsa_mm.registry import MODELS
+from .bilinear_gather import sample_projected_rows
+from .functional import (default_window_grid, pad_to_window_multiple,
+                         relative_position_index, sampling_grid,
+                         window_partition, window_reverse)
+
+
+def _check_positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f'{name} must be an int, got {value!r} '
+                        f'({type(value).__name__})')
+    if value < 1:
+        raise ValueError(f'{name} must be >= 1, got {value}')
+    return value
+
+
+def _has_pretrained_init(init_cfg: Union[dict, list, None]) -> bool:
+    cfgs = init_cfg if isinstance(init_cfg, list) else [init_cfg]
+    return any(
+        isinstance(cfg, dict) and cfg.get('type') == 'Pretrained'
+        for cfg in cfgs)
+
+
+class WindowRegressionHead(nn.Module):
+    """Regresses one (x, y) pair per head for every window.
+
+    LeakyReLU, then a linear projection of the window-pooled features to
+    ``2 * num_heads`` channels: channel ``2h`` is head h's x value, ``2h + 1``
+    its y value (the layout of the official VSA checkpoints). The projection
+    starts at zero, so a new layer samples exactly the default windows.
+
+    Args:
+        in_dims (int): Channels C of the pooled features.
+        num_heads (int): Number of heads.
+    """
+
+    def __init__(self, in_dims: int, num_heads: int) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.act = nn.LeakyReLU()
+        self.proj = nn.Linear(in_dims, 2 * num_heads)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Zero the projection: no offset, no scaling."""
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, pooled: Tensor) -> Tensor:
+        """Regress (x, y) per window and head.
+
+        Args:
+            pooled (Tensor): Window-averaged features, shape (B, nh, nw, C).
+
+        Returns:
+            Tensor: Shape (B, nh * nw, heads, 2), last axis (x, y).
+        """
+        out = self.proj(self.act(pooled))
+        return out.view(out.shape[0], -1, self.num_heads, 2)
+
+
+@MODELS.register_module()
+class VSAWindowAttention(BaseModule):
+    """Varied-size window attention.
+
+    Queries come from the default non-overlapping ``ws x ws`` windows. For
+    every window and head, the window's average feature regresses an offset
+    and a scale that move and stretch the window; keys and values are sampled
+    bilinearly at the ``ws x ws`` positions of that varied-size window. The
+    attention uses Swin's relative position bias. With the regression at
+    zero (its initial state), VSA equals non-shifted window attention.
+
+    Paper: `VSA: Learning Varied-Size Window Attention in Vision Transformers
+    <https://arxiv.org/abs/2204.08446>`_.
+
+    The layer accepts any map size: the map is padded at the bottom and right
+    to a window multiple (padded keys and values are zero) and the output is
+    cropped back. Sampling grids are computed in float32 (float64 for float64
+    inputs), also under autocast, and cached per map size, device and dtype.
+
+    Two implementations share the parameters and compute the same function:
+    the fast path (``fast_path=True``) samples keys and values together from
+    channels-last per-head features with a weighted row gather; the
+    reference path samples them with ``F.grid_sample`` and attends with an
+    explicit softmax.
+
+    The parameters shared with window attention have the names and shapes of
+    mmpretrain's ``WindowMSA`` (``qkv``, ``proj``,
+    ``relative_position_bias_table``), so a ``WindowMSA`` state dict loads
+    with only the regression heads missing. The derived
+    ``relative_position_index`` is a non-persistent buffer; a checkpoint that
+    carries one loads without it.
+
+    Args:
+        embed_dims (int): Input channels C.
+        num_heads (int): Number of attention heads.
+        window_size (int): Window side ws. Defaults to 7.
+        qkv_bias (bool): Add a learnable bias to q, k, v. Defaults to True.
+        qk_scale (float, optional): Attention scale; ``head_dims ** -0.5``
+            when None (``head_dims = out_dims // num_heads``). The official
+            ViTAEv2 reduction cells used ``(embed_dims // num_heads) ** -0.5``,
+            which must be passed here explicitly. Defaults to None.
+        attn_drop (float): Dropout rate of the attention weights.
+            Defaults to 0.
+        proj_drop (float): Dropout rate of the output. Defaults to 0.
+        out_dims (int, optional): Output channels (and width of q, k, v);
+            ``embed_dims`` when None. Defaults to None.
+        fast_path (bool): Use the fast implementation; False selects the
+            reference one. Defaults to True.
+        use_sdpa (bool, optional): Attend through
+            ``F.scaled_dot_product_attention`` (the bias as ``attn_mask``)
+            instead of the explicit softmax in the fast path. None chooses per
+            device: SDPA everywhere except on the CPU, where the explicit
+            product is faster with a bias (see ``benchmarks/``). Defaults to
+            None.
+        init_cfg (dict | list[dict], optional): Initialisation config.
+            Defaults to None.
+
+    Examples:
+        >>> import torch
+        >>> from vsa_mm.models import VSAWindowAttention
+        >>> attn = VSAWindowAttention(embed_dims=96, num_heads=3)
+        >>> x = torch.rand(2, 13 * 17, 96)
+        >>> attn(x, hw_shape=(13, 17)).shape
+        torch.Size([2, 221, 96])
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 window_size: int = 7,
+                 qkv_bias: bool = True,
+                 qk_scale: Optional[float] = None,
+                 attn_drop: float = 0.,
+                 proj_drop: float = 0.,
+                 out_dims: Optional[int] = None,
+                 fast_path: bool = True,
+                 use_sdpa: Optional[bool] = None,
+                 init_cfg: Union[dict, list, None] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.embed_dims = _check_positive_int('embed_dims', embed_dims)
+        self.num_heads = _check_positive_int('num_heads', num_heads)
+        self.window_size = _check_positive_int('window_size', window_size)
+        self.out_dims = embed_dims if out_dims is None else \
+            _check_positive_int('out_dims', out_dims)
+        if self.out_dims % num_heads:
+            name = 'embed_dims' if out_dims is None else 'out_dims'
+            raise ValueError(f'{name} ({self.out_dims}) must be divisible by '
+                             f'num_heads ({num_heads})')
+        if qk_scale is not None and not qk_scale > 0:
+            raise ValueError(f'qk_scale must be positive, got {qk_scale!r}')
+        self.head_dims = self.out_dims // num_heads
+        self.scale = qk_scale if qk_scale is not None else \
+            self.head_dims**-0.5
+        self.fast_path = fast_path
+        self.use_sdpa = use_sdpa
+
+        self.qkv = nn.Linear(embed_dims, 3 * self.out_dims, bias=qkv_bias)
+        self.proj = nn.Linear(self.out_dims, self.out_dims)
+        self.attn_drop = nn.Dropout(attn_drop)
+        self.proj_drop = nn.Dropout(proj_drop)
+        self.relative_position_bias_table = nn.Parameter(
+            torch.zeros((2 * window_size - 1)**2, num_heads))
+        self.register_buffer(
+            'relative_position_index',
+            relative_position_index(window_size),
+            persistent=False)
+        self.sampling_offsets = WindowRegressionHead(embed_dims, num_heads)
+        self.sampling_scales = WindowRegressionHead(embed_dims, num_heads)
+
+    def init_weights(self) -> None:
+        """Truncated-normal relative position bias, zero regression heads.
+
+        Applied after ``init_cfg`` (unless it loads a pretrained checkpoint),
+        so a generic ``init_cfg`` on Linear layers never leaves the windows
+        moving at the start of training.
+        """
+        if self.is_init:
+            super().init_weights()  # mmengine warns about the second call
+            return
+        super().init_weights()
+        if not _has_pretrained_init(self.init_cfg):
+            trunc_normal_(self.relative_position_bias_table, std=.02)
+            self.sampling_offsets.reset_parameters()
+            self.sampling_scales.reset_parameters()
+
+    def _load_from_state_dict(self, state_dict: Dict[str, Tensor],
+                              prefix: str, *args, **kwargs) -> None:
+        # The index is derived from the window size; older checkpoints
+        # (mmpretrain's WindowMSA, the official VSA code) store it.
+        state_dict.pop(prefix + 'relative_position_index', None)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def extra_repr(self) -> str:
+        return (f'embed_dims={self.embed_dims}, out_dims={self.out_dims}, '
+                f'num_heads={self.num_heads}, '
+                f'window_size={self.window_size}, scale={self.scale:.4g}, '
+                f'fast_path={self.fast_path}')
+
+    def forward(self, x: Tensor, hw_shape: Sequence[int]) -> Tensor:
+        """Attend within varied-size windows.
+
+        Args:
+            x (Tensor): Tokens of shape (B, H * W, embed_dims), row-major.
+            hw_shape (Sequence[int]): (H, W).
+
+        Returns:
+            Tensor: Tokens of shape (B, H * W, out_dims).
+        """
+        height, width = self._check_input(x, hw_shape)
+        batch = x.shape[0]
+        x_map = x.reshape(batch, height, width, self.embed_dims)
+        grid = self._sampling_grid(x_map)
+        map_hw = self._padded_hw(height, width)
+        ws = self.window_size
+        if self.fast_path:
+            out = self._attend_fast(x_map, grid, map_hw)
+        else:
+            out = self._attend_reference(x_map, grid, map_hw)
+        out = window_reverse(out, ws, *map_hw)[:, :height, :width]
+        out = out.reshape(batch, -1, self.out_dims)
+        return self.proj_drop(self.proj(out))
+
+    def _check_input(self, x: Tensor, hw_shape: Sequence[int]) -> Tuple[int,
+                                                                          int]:
+        if not isinstance(x, Tensor):
+            raise TypeError(f'x must be a Tensor, got {type(x).__name__}')
+        if not x.is_floating_point():
+            raise TypeError(f'x must be a floating-point tensor, got {x.dtype}')
+        if x.dim() != 3 or x.shape[-1] != self.embed_dims:
+            raise ValueError(
+                f'x must have shape (B, H*W, {self.embed_dims}), got '
+                f'{tuple(x.shape)}')
+        if (not isinstance(hw_shape, Sequence) or len(hw_shape) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool)
+                           for v in hw_shape)):
+            raise TypeError(
+                f'hw_shape must be a pair of ints (H, W), got {hw_shape!r}')
+        height, width = hw_shape
+        if height < 1 or width < 1 or height * width != x.shape[1]:
+            raise ValueError(
+                f'hw_shape {tuple(hw_shape)} does not match x with '
+                f'{x.shape[1]} tokens (H * W must equal L)')
+        return height, width
+
+    def sampling_grid(self, x: Tensor, hw_shape: Sequence[int]) -> Tensor:
+        """Where every head of every window samples its keys and values.
+
+        Args:
+            x (Tensor): Tokens of shape (B, H * W, embed_dims).
+            hw_shape (Sequence[int]): (H, W).
+
+        Returns:
+            Tensor: Positions of shape (B, nW, heads, ws * ws, 2), (x, y) in
+            ``grid_sample``'s normalised coordinates (``align_corners=True``)
+            over the map padded to (Hp, Wp); windows and tokens row-major.
+            float32 (float64 for float64 inputs).
+        """
+        height, width = self._check_input(x, hw_shape)
+        return self._sampling_grid(
+            x.reshape(x.shape[0], height, width, self.embed_dims))
+
+    def _padded_hw(self, height: int, width: int) -> Tuple[int, int]:
+        ws = self.window_size
+        return -(-height // ws) * ws, -(-width // ws) * ws
+
+    def _sampling_grid(self, x_map: Tensor) -> Tensor:
+        """Grid of shape (B, nW, heads, N, 2) for a (B, H, W, C) map."""
+        ws = self.window_size
+        x_pad = pad_to_window_multiple(x_map, ws)
+        map_hw = x_pad.shape[1:3]
+        windows_hw = (map_hw[0] // ws, map_hw[1] // ws)
+        pooled = x_pad.view(x_pad.shape[0], windows_hw[0], ws, windows_hw[1],
+                            ws, self.embed_dims).mean(dim=(2, 4))
+        grid_dtype = torch.promote_types(pooled.dtype, torch.float32)
+        offsets = self.sampling_offsets(pooled).to(grid_dtype)
+        scales = self.sampling_scales(pooled).to(grid_dtype)
+        base, relative = default_window_grid(*map_hw, ws, pooled.device,
+                                             grid_dtype)
+        with torch.autocast(pooled.device.type, enabled=False):
+            return sampling_grid(base, relative, offsets, scales, windows_hw)
+
+    def _relative_position_bias(self) -> Tensor:
+        """Bias of shape (heads, N, N)."""
+        num_tokens = self.window_size**2
+        bias = self.relative_position_bias_table[
+            self.relative_position_index.view(-1)]
+        return bias.view(num_tokens, num_tokens, -1).permute(2, 0, 1)
+
+    def _softmax_attention(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        """Attention over (..., heads, N, d) tensors; q is already scaled."""
+        attn = q @ k.transpose(-2, -1)
+        attn = attn + self._relative_position_bias().to(attn.dtype)
+        attn = self.attn_drop(attn.softmax(dim=-1))
+        return attn @ v
+
+    def _project_keys_values(self, x_map: Tensor, weight: Tensor,
+                             bias: Optional[Tensor]) -> Tensor:
+        """Keys and values of every pixel and head, as sampling rows.
+
+        Args:
+            x_map (Tensor): Input map of shape (B, H, W, embed_dims).
+            weight (Tensor): ``qkv.weight``.
+            bias (Tensor, optional): ``qkv.bias``.
+
+        Returns:
+            Tensor: Rows of shape (B * Hp * Wp * heads, 2 * d) holding each
+            head's key then value, in float32 (float64 for float64 inputs).
+        """
+        heads, head_dims, out_dims = self.num_heads, self.head_dims, \
+            self.out_dims
+        # Reorder k|v output channels to (head, k|v, d).
+        kv_weight = weight[out_dims:].view(2, heads, head_dims, -1)
+        kv_weight = kv_weight.transpose(0, 1).reshape(2 * out_dims, -1)
+        kv_bias = None if bias is None else bias[out_dims:].view(
+            2, heads, head_dims).transpose(0, 1).reshape(-1)
+        kv = pad_to_window_multiple(
+            F.linear(x_map, kv_weight, kv_bias), self.window_size)
+        grid_dtype = torch.promote_types(x_map.dtype, torch.float32)
+        return kv.to(grid_dtype).reshape(-1, 2 * head_dims)
+
+    def _attend_fast(self, x_map: Tensor, grid: Tensor,
+                     map_hw: Tuple[int, int]) -> Tensor:
+        """Fast path; returns windows of shape (B, nW, heads, N, d)."""
+        heads, out_dims = self.num_heads, self.out_dims
+        weight, bias = self.qkv.weight, self.qkv.bias
+        q = F.linear(x_map, weight[:out_dims],
+                     None if bias is None else bias[:out_dims])
+        q = window_partition(
+            pad_to_window_multiple(q, self.window_size), self.window_size,
+            heads).mul_(self.scale)  # scales the partition's own copy
+        kv = sample_projected_rows(self._project_keys_values, x_map, weight,
+                                   bias, grid, map_hw, heads)
+        k, v = kv.to(q.dtype).split(self.head_dims, dim=-1)
+
+        use_sdpa = self.use_sdpa
+        if use_sdpa is None:
+            use_sdpa = q.device.type != 'cpu'
+        if not use_sdpa:
+            return self._softmax_attention(q, k, v)
+        return F.scaled_dot_product_attention(
+            q,
+            k,
+            v,
+            attn_mask=self._relative_position_bias().to(q.dtype),
+            dropout_p=self.attn_drop.p if self.training else 0.,
+            scale=1.)
+
+    def _attend_reference(self, x_map: Tensor, grid: Tensor,
+                          map_hw: Tuple[int, int]) -> Tensor:
+        """Reference path; returns windows of shape (B, nW, heads, N, d)."""
+        batch = x_map.shape[0]
+        heads, head_dims = self.num_heads, self.head_dims
+        ws = self.window_size
+        qkv = pad_to_window_multiple(self.qkv(x_map), ws)
+        q, k, v = qkv.chunk(3, dim=-1)
+        head_grid = grid.transpose(1, 2).reshape(batch * heads, grid.shape[1],
+                                                 grid.shape[3], 2)
+
+        def sample(feat: Tensor) -> Tensor:
+            # (B, Hp, Wp, heads * d) -> per-head channels-first images.
+            images = feat.view(batch, *map_hw, heads, head_dims)
+            images = images.permute(0, 3, 4, 1, 2).reshape(
+                batch * heads, head_dims, *map_hw)
+            out = F.grid_sample(
+                images.to(grid.dtype),
+                head_grid,
+                mode='bilinear',
+                padding_mode='zeros',
+                align_corners=True)  # (B * heads, d, nW, N)
+            out = out.view(batch, heads, head_dims, *out.shape[2:])
+            return out.permute(0, 3, 1, 4, 2).to(feat.dtype)
+
+        q = window_partition(q, ws, heads) * self.scale
+        return self._softmax_attention(q, sample(k), sample(v))
