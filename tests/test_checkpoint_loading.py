@@ -1,0 +1,107 @@
+"""MMEngine checkpoints load and resume on torch >= 2.6 once vsa_mm is
+imported (torch.load defaults to weights_only=True there)."""
+import os.path as osp
+import pickle
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+from mmengine.runner import Runner
+
+import vsa_mm  # noqa: F401  registers the checkpoint loaders
+
+
+class ToyRegressor(BaseModel):
+
+    def __init__(self, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.linear = nn.Linear(4, 1)
+
+    def forward(self, inputs, targets, mode='tensor'):
+        out = self.linear(inputs)
+        if mode == 'loss':
+            return {'loss': F.mse_loss(out, targets)}
+        return out
+
+
+def toy_dataset():
+    generator = torch.Generator().manual_seed(0)
+    inputs = torch.randn(16, 4, generator=generator)
+    targets = inputs @ torch.tensor([[1.], [-2.], [.5], [3.]]) + 0.3
+    return [dict(inputs=i, targets=t) for i, t in zip(inputs, targets)]
+
+
+def make_runner(work_dir, name, max_epochs, **kwargs):
+    torch.manual_seed(0)
+    return Runner(
+        model=ToyRegressor(),
+        work_dir=work_dir,
+        experiment_name=name,
+        train_dataloader=dict(
+            dataset=toy_dataset(),
+            sampler=dict(type='DefaultSampler', shuffle=True),
+            batch_size=4,
+            collate_fn=dict(type='default_collate')),
+        optim_wrapper=dict(
+            optimizer=dict(type='SGD', lr=0.05, momentum=0.9)),
+        train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
+        default_hooks=dict(
+            checkpoint=dict(type='CheckpointHook', interval=1),
+            logger=dict(type='LoggerHook', interval=1)),
+        randomness=dict(seed=0),
+        default_scope='mmengine',
+        **kwargs)
+
+
+def final_weights(runner):
+    return {k: v.clone() for k, v in runner.model.state_dict().items()}
+
+
+@pytest.fixture(scope='module')
+def two_epoch_run(tmp_path_factory):
+    work_dir = str(tmp_path_factory.mktemp('two_epochs'))
+    runner = make_runner(work_dir, 'two_epochs', max_epochs=2)
+    runner.train()
+    return work_dir
+
+
+def test_plain_torch_load_refuses_mmengine_checkpoints(two_epoch_run):
+    """The problem being fixed: torch's default refuses these files."""
+    with pytest.raises(pickle.UnpicklingError, match='Weights only load'):
+        torch.load(osp.join(two_epoch_run, 'epoch_2.pth'))
+
+
+def test_resume_continues_to_the_same_weights(two_epoch_run, tmp_path):
+    resumed = make_runner(
+        two_epoch_run, 'resumed', max_epochs=3, resume=True)
+    resumed.train()
+    assert resumed.epoch == 3
+    assert resumed.iter == 12  # 3 epochs x 4 iterations: resumed at 8
+
+    straight = make_runner(str(tmp_path), 'straight', max_epochs=3)
+    straight.train()
+    for key, value in final_weights(straight).items():
+        torch.testing.assert_close(
+            final_weights(resumed)[key], value, rtol=0, atol=0)
+
+
+def test_load_from_restores_weights_only(two_epoch_run, tmp_path):
+    checkpoint = osp.join(two_epoch_run, 'epoch_2.pth')
+    runner = make_runner(
+        str(tmp_path), 'load_from', max_epochs=1, load_from=checkpoint)
+    runner.load_or_resume()
+    saved = torch.load(checkpoint, weights_only=False)['state_dict']
+    for key, value in runner.model.state_dict().items():
+        torch.testing.assert_close(value, saved[key])
+    assert runner.epoch == 0  # weights only, no training state
+
+
+def test_pretrained_init_cfg_loads(two_epoch_run):
+    checkpoint = osp.join(two_epoch_run, 'epoch_2.pth')
+    model = ToyRegressor(
+        init_cfg=dict(type='Pretrained', checkpoint=checkpoint))
+    model.init_weights()
+    saved = torch.load(checkpoint, weights_only=False)['state_dict']
+    torch.testing.assert_close(model.linear.weight, saved['linear.weight'])
