@@ -30,7 +30,8 @@ def toy_dataset():
     generator = torch.Generator().manual_seed(0)
     inputs = torch.randn(16, 4, generator=generator)
     targets = inputs @ torch.tensor([[1.], [-2.], [.5], [3.]]) + 0.3
-    return [dict(inputs=i, targets=t) for i, t in zip(inputs, targets)]
+    pairs = zip(inputs, targets, strict=True)
+    return [dict(inputs=i, targets=t) for i, t in pairs]
 
 
 def make_runner(work_dir, name, max_epochs, **kwargs):

@@ -194,7 +194,7 @@ def test_sampling_matches_grid_sample():
     grads = torch.autograd.grad((out * upstream).sum(), (x, weight, grid))
     expected_grads = torch.autograd.grad((expected * upstream).sum(),
                                          (x, weight, grid))
-    for grad, expected_grad in zip(grads, expected_grads):
+    for grad, expected_grad in zip(grads, expected_grads, strict=True):
         torch.testing.assert_close(grad, expected_grad)
 
 
@@ -214,7 +214,8 @@ def test_gradcheck_through_sampling(fast_path):
     }
 
     def run(x, *regression):
-        return functional_call(layer, dict(zip(params, regression)), (x, hw))
+        values = dict(zip(params, regression, strict=True))
+        return functional_call(layer, values, (x, hw))
 
     assert torch.autograd.gradcheck(
         run, (x, *params.values()), eps=1e-6, atol=1e-7)
@@ -241,8 +242,8 @@ def test_fast_and_reference_paths_agree(dtype, tolerance, use_sdpa):
     (out_reference * upstream).sum().backward()
     torch.testing.assert_close(
         x_fast.grad, x_reference.grad, rtol=tolerance, atol=tolerance)
-    for (name, param), reference_param in zip(fast.named_parameters(),
-                                              reference.parameters()):
+    for (name, param), reference_param in zip(
+            fast.named_parameters(), reference.parameters(), strict=True):
         torch.testing.assert_close(
             param.grad,
             reference_param.grad,

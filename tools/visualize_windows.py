@@ -73,12 +73,14 @@ def build_layer(checkpoint: Optional[str], prefix: str,
         load_state_dict(layer, state, strict=True)
         return layer
     generator = torch.Generator().manual_seed(seed)
-    for head, std in ((layer.sampling_offsets, 0.6), (layer.sampling_scales,
-                                                      0.4)):
+    heads_and_stds = ((layer.sampling_offsets, 0.6),
+                      (layer.sampling_scales, 0.4))
+    for head, std in heads_and_stds:
+        weight = head.proj.weight
         with torch.no_grad():
-            head.proj.weight.copy_(
-                torch.randn(head.proj.weight.shape, generator=generator) * std /
-                head.proj.weight.shape[1]**0.5)
+            weight.copy_(
+                torch.randn(weight.shape, generator=generator) * std /
+                weight.shape[1]**0.5)
     return layer
 
 

@@ -9,6 +9,9 @@ from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import Registry
 
 MODELS = Registry(
-    'model', parent=MMENGINE_MODELS, scope='vsa_mm', locations=['vsa_mm.models'])
+    'model',
+    parent=MMENGINE_MODELS,
+    scope='vsa_mm',
+    locations=['vsa_mm.models'])
 
 __all__ = ['MODELS']

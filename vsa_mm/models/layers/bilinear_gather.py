@@ -47,7 +47,9 @@ class _ProjectedRowGather(torch.autograd.Function):
         needs_rows_grad = any(ctx.needs_input_grad[1:4])
         inputs = [
             None if t is None else t.detach().requires_grad_(needs)
-            for t, needs in zip((x, weight, bias), ctx.needs_input_grad[1:4])
+            for t, needs in zip((x, weight, bias),
+                                ctx.needs_input_grad[1:4],
+                                strict=True)
         ]
         device_type, autocast_enabled, autocast_dtype = ctx.autocast
         with torch.enable_grad(), torch.autocast(

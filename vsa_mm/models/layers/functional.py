@@ -38,7 +38,9 @@ def pad_to_window_multiple(x: Tensor, window_size: int) -> Tensor:
     return x
 
 
-def window_partition(x: Tensor, window_size: int, num_heads: int = 1) -> Tensor:
+def window_partition(x: Tensor,
+                     window_size: int,
+                     num_heads: int = 1) -> Tensor:
     """Cut a padded map into non-overlapping windows, split into heads.
 
     Args:

@@ -9,10 +9,16 @@ from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor
 
 from vsa_mm.registry import MODELS
+
 from .bilinear_gather import sample_projected_rows
-from .functional import (default_window_grid, pad_to_window_multiple,
-                         relative_position_index, sampling_grid,
-                         window_partition, window_reverse)
+from .functional import (
+    default_window_grid,
+    pad_to_window_multiple,
+    relative_position_index,
+    sampling_grid,
+    window_partition,
+    window_reverse,
+)
 
 
 def _check_positive_int(name: str, value: object) -> int:
@@ -115,6 +121,8 @@ class VSAWindowAttention(BaseModule):
         proj_drop (float): Dropout rate of the output. Defaults to 0.
         out_dims (int, optional): Output channels (and width of q, k, v);
             ``embed_dims`` when None. Defaults to None.
+        init_cfg (dict | list[dict], optional): Initialisation config.
+            Defaults to None.
         fast_path (bool): Use the fast implementation; False selects the
             reference one. Defaults to True.
         use_sdpa (bool, optional): Attend through
@@ -123,8 +131,6 @@ class VSAWindowAttention(BaseModule):
             device: SDPA everywhere except on the CPU, where the explicit
             product is faster with a bias (see ``benchmarks/``). Defaults to
             None.
-        init_cfg (dict | list[dict], optional): Initialisation config.
-            Defaults to None.
 
     Examples:
         >>> import torch
@@ -144,9 +150,9 @@ class VSAWindowAttention(BaseModule):
                  attn_drop: float = 0.,
                  proj_drop: float = 0.,
                  out_dims: Optional[int] = None,
+                 init_cfg: Union[dict, list, None] = None,
                  fast_path: bool = True,
-                 use_sdpa: Optional[bool] = None,
-                 init_cfg: Union[dict, list, None] = None) -> None:
+                 use_sdpa: Optional[bool] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.embed_dims = _check_positive_int('embed_dims', embed_dims)
         self.num_heads = _check_positive_int('num_heads', num_heads)
@@ -231,12 +237,13 @@ class VSAWindowAttention(BaseModule):
         out = out.reshape(batch, -1, self.out_dims)
         return self.proj_drop(self.proj(out))
 
-    def _check_input(self, x: Tensor, hw_shape: Sequence[int]) -> Tuple[int,
-                                                                          int]:
+    def _check_input(self, x: Tensor,
+                     hw_shape: Sequence[int]) -> Tuple[int, int]:
         if not isinstance(x, Tensor):
             raise TypeError(f'x must be a Tensor, got {type(x).__name__}')
         if not x.is_floating_point():
-            raise TypeError(f'x must be a floating-point tensor, got {x.dtype}')
+            raise TypeError(
+                f'x must be a floating-point tensor, got {x.dtype}')
         if x.dim() != 3 or x.shape[-1] != self.embed_dims:
             raise ValueError(
                 f'x must have shape (B, H*W, {self.embed_dims}), got '
