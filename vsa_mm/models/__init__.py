@@ -1,4 +1,5 @@
 """Models of vsa_mm: the VSA layer and the backbones built on it."""
-from .layers import VSAWindowAttention
+from .backbones import SwinTransformerVSA
+from .layers import ConvPosEnc, VSAWindowAttention
 
-__all__ = ['VSAWindowAttention']
+__all__ = ['ConvPosEnc', 'SwinTransformerVSA', 'VSAWindowAttention']

@@ -1,4 +1,5 @@
 """Layers: the varied-size window attention and its helpers."""
+from .conv_pos_enc import ConvPosEnc
 from .vsa_attention import VSAWindowAttention, WindowRegressionHead
 
-__all__ = ['VSAWindowAttention', 'WindowRegressionHead']
+__all__ = ['ConvPosEnc', 'VSAWindowAttention', 'WindowRegressionHead']

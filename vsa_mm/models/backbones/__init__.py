@@ -1,0 +1,4 @@
+"""Backbones built on VSAWindowAttention."""
+from .swin_vsa import SwinTransformerVSA
+
+__all__ = ['SwinTransformerVSA']

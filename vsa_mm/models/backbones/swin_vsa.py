@@ -1,0 +1,371 @@
+"""Swin Transformer with varied-size window attention (Swin + VSA)."""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.utils.checkpoint as cp
+from mmcv.cnn import build_norm_layer
+from mmcv.cnn.bricks.drop import DropPath
+from mmcv.cnn.bricks.transformer import FFN, PatchEmbed, PatchMerging
+from mmengine.model import BaseModule, ModuleList
+from torch import Tensor
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from vsa_mm.registry import MODELS
+
+from ..layers import ConvPosEnc, VSAWindowAttention
+
+
+class SwinVSABlock(BaseModule):
+    """One Swin + VSA block.
+
+    ``x = x + CPE(x)``; ``x = x + DropPath(VSA(LN(x)))``;
+    ``x = x + DropPath(MLP(LN(x)))``. There is no cyclic shift: the varied-size
+    windows replace it.
+
+    Args:
+        embed_dims (int): Channels C.
+        num_heads (int): Attention heads.
+        window_size (int): Window side. Defaults to 7.
+        mlp_ratio (float): MLP hidden width over C. Defaults to 4.
+        qkv_bias (bool): Bias in the q, k, v projection. Defaults to True.
+        qk_scale (float, optional): Attention scale override.
+            Defaults to None.
+        drop_rate (float): Dropout after the attention and MLP projections.
+            Defaults to 0.
+        attn_drop_rate (float): Attention-weight dropout. Defaults to 0.
+        drop_path_rate (float): Stochastic depth rate. Defaults to 0.
+        act_cfg (dict): MLP activation. Defaults to ``dict(type='GELU')``.
+        norm_cfg (dict): Norm layers. Defaults to ``dict(type='LN')``.
+        with_cp (bool): Gradient checkpointing. Defaults to False.
+        init_cfg (dict, optional): Initialisation config. Defaults to None.
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 window_size: int = 7,
+                 mlp_ratio: float = 4.,
+                 qkv_bias: bool = True,
+                 qk_scale: Optional[float] = None,
+                 drop_rate: float = 0.,
+                 attn_drop_rate: float = 0.,
+                 drop_path_rate: float = 0.,
+                 act_cfg: dict = dict(type='GELU'),
+                 norm_cfg: dict = dict(type='LN'),
+                 with_cp: bool = False,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.with_cp = with_cp
+        self.cpe = ConvPosEnc(embed_dims, kernel_size=window_size // 2 * 2 + 1)
+        self.norm1 = build_norm_layer(norm_cfg, embed_dims)[1]
+        self.attn = VSAWindowAttention(
+            embed_dims,
+            num_heads,
+            window_size=window_size,
+            qkv_bias=qkv_bias,
+            qk_scale=qk_scale,
+            attn_drop=attn_drop_rate,
+            proj_drop=drop_rate)
+        self.drop_path = DropPath(drop_path_rate)
+        self.norm2 = build_norm_layer(norm_cfg, embed_dims)[1]
+        self.ffn = FFN(
+            embed_dims=embed_dims,
+            feedforward_channels=int(embed_dims * mlp_ratio),
+            num_fcs=2,
+            ffn_drop=drop_rate,
+            dropout_layer=dict(type='DropPath', drop_prob=drop_path_rate),
+            act_cfg=act_cfg,
+            add_identity=True)
+
+    def forward(self, x: Tensor, hw_shape: Tuple[int, int]) -> Tensor:
+        """Apply the block.
+
+        Args:
+            x (Tensor): Tokens of shape (B, H * W, C).
+            hw_shape (tuple[int, int]): (H, W).
+
+        Returns:
+            Tensor: Shape (B, H * W, C).
+        """
+
+        def block(x: Tensor) -> Tensor:
+            x = x + self.cpe(x, hw_shape)
+            x = x + self.drop_path(self.attn(self.norm1(x), hw_shape))
+            return self.ffn(self.norm2(x), identity=x)
+
+        if self.with_cp and x.requires_grad:
+            return cp.checkpoint(block, x, use_reentrant=False)
+        return block(x)
+
+
+class SwinVSAStage(BaseModule):
+    """Blocks of one stage, then an optional 2x2 patch merging.
+
+    Args:
+        embed_dims (int): Channels of the stage.
+        depth (int): Number of blocks.
+        num_heads (int): Attention heads.
+        drop_paths (Sequence[float]): Stochastic depth rate of each block.
+        downsample (bool): Merge 2x2 patches (C -> 2C) after the blocks.
+        norm_cfg (dict): Norm layers. Defaults to ``dict(type='LN')``.
+        **block_kwargs: Passed to every :class:`SwinVSABlock`.
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 depth: int,
+                 num_heads: int,
+                 drop_paths: Sequence[float],
+                 downsample: bool,
+                 norm_cfg: dict = dict(type='LN'),
+                 **block_kwargs) -> None:
+        super().__init__()
+        if len(drop_paths) != depth:
+            raise ValueError(f'drop_paths has {len(drop_paths)} rates for '
+                             f'{depth} blocks')
+        self.blocks = ModuleList([
+            SwinVSABlock(
+                embed_dims,
+                num_heads,
+                drop_path_rate=rate,
+                norm_cfg=norm_cfg,
+                **block_kwargs) for rate in drop_paths
+        ])
+        self.downsample = PatchMerging(
+            embed_dims, 2 * embed_dims,
+            norm_cfg=norm_cfg) if downsample else None
+        self.out_channels = 2 * embed_dims if downsample else embed_dims
+
+    def forward(self, x: Tensor,
+                hw_shape: Tuple[int, int]) -> Tuple[Tensor, Tuple[int, int]]:
+        for block in self.blocks:
+            x = block(x, hw_shape)
+        return x, hw_shape
+
+
+@MODELS.register_module()
+class SwinTransformerVSA(BaseModule):
+    """Swin Transformer with varied-size window attention.
+
+    Every block adds a depthwise convolutional position encoding and uses
+    :class:`VSAWindowAttention` without cyclic shift (the authors' Swin + VSA,
+    ``QFormer/models/swin/swin_transformer_vsa.py``). Inputs of any size
+    work: each attention pads its map to a window multiple, including maps
+    smaller than a window, and crops back. Outputs are NCHW maps at strides
+    4, 8, 16 and 32 (for ``out_indices`` 0-3), each after its own norm.
+
+    Paper: `VSA: Learning Varied-Size Window Attention in Vision Transformers
+    <https://arxiv.org/abs/2204.08446>`_.
+
+    Args:
+        arch (str | dict): ``'tiny'``/``'t'``, ``'small'``/``'s'``,
+            ``'base'``/``'b'``, or a dict with ``embed_dims``, ``depths`` and
+            ``num_heads``. Defaults to ``'tiny'``.
+        in_channels (int): Input channels. Defaults to 3.
+        patch_size (int): Patch embedding stride. Defaults to 4.
+        window_size (int): Attention window side. Defaults to 7.
+        mlp_ratio (float): MLP hidden width ratio. Defaults to 4.
+        qkv_bias (bool): Bias in q, k, v. Defaults to True.
+        qk_scale (float, optional): Attention scale override.
+            Defaults to None.
+        drop_rate (float): Dropout rate. Defaults to 0.
+        attn_drop_rate (float): Attention dropout rate. Defaults to 0.
+        drop_path_rate (float): Stochastic depth rate of the last block; the
+            rates rise linearly over all blocks. Defaults to 0.1.
+        out_indices (Sequence[int]): Stages whose outputs are returned.
+            Defaults to (0, 1, 2, 3).
+        frozen_stages (int): -1 freezes nothing, 0 the patch embedding, i > 0
+            also stages 0..i-1 and their output norms (no gradients, eval
+            mode). Defaults to -1.
+        norm_eval (bool): Keep BatchNorm layers in eval mode during training
+            (for heads that add them). Defaults to False.
+        with_cp (bool): Gradient checkpointing of every block.
+            Defaults to False.
+        act_cfg (dict): MLP activation. Defaults to ``dict(type='GELU')``.
+        norm_cfg (dict): Norm layers. Defaults to ``dict(type='LN')``.
+        init_cfg (dict | list[dict], optional): Initialisation; truncated
+            normal Linear layers (std 0.02) and unit LayerNorms when None.
+            ``dict(type='Pretrained', checkpoint=..., prefix=...)`` loads
+            weights. Defaults to None.
+
+    Examples:
+        >>> import torch
+        >>> from vsa_mm.models import SwinTransformerVSA
+        >>> model = SwinTransformerVSA(arch='tiny')
+        >>> outs = model(torch.rand(1, 3, 112, 137))
+        >>> [tuple(out.shape) for out in outs]
+        [(1, 96, 28, 35), (1, 192, 14, 18), (1, 384, 7, 9), (1, 768, 4, 5)]
+    """
+
+    arch_zoo: Dict[str, dict] = {
+        **dict.fromkeys(['t', 'tiny'], {
+            'embed_dims': 96,
+            'depths': [2, 2, 6, 2],
+            'num_heads': [3, 6, 12, 24]
+        }),
+        **dict.fromkeys(['s', 'small'], {
+            'embed_dims': 96,
+            'depths': [2, 2, 18, 2],
+            'num_heads': [3, 6, 12, 24]
+        }),
+        **dict.fromkeys(['b', 'base'], {
+            'embed_dims': 128,
+            'depths': [2, 2, 18, 2],
+            'num_heads': [4, 8, 16, 32]
+        }),
+    }
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'tiny',
+                 in_channels: int = 3,
+                 patch_size: int = 4,
+                 window_size: int = 7,
+                 mlp_ratio: float = 4.,
+                 qkv_bias: bool = True,
+                 qk_scale: Optional[float] = None,
+                 drop_rate: float = 0.,
+                 attn_drop_rate: float = 0.,
+                 drop_path_rate: float = 0.1,
+                 out_indices: Sequence[int] = (0, 1, 2, 3),
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 act_cfg: dict = dict(type='GELU'),
+                 norm_cfg: dict = dict(type='LN'),
+                 init_cfg: Union[dict, List[dict], None] = None) -> None:
+        if init_cfg is None:
+            init_cfg = [
+                dict(type='TruncNormal', layer='Linear', std=.02, bias=0.),
+                dict(type='Constant', layer='LayerNorm', val=1., bias=0.)
+            ]
+        super().__init__(init_cfg=init_cfg)
+        self.arch_settings = self._resolve_arch(arch)
+        depths = self.arch_settings['depths']
+        num_heads = self.arch_settings['num_heads']
+        embed_dims = self.arch_settings['embed_dims']
+        num_stages = len(depths)
+        self.out_indices = self._check_indices(out_indices, num_stages)
+        if not -1 <= frozen_stages <= num_stages:
+            raise ValueError(f'frozen_stages must be in [-1, {num_stages}], '
+                             f'got {frozen_stages}')
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+
+        self.patch_embed = PatchEmbed(
+            in_channels=in_channels,
+            embed_dims=embed_dims,
+            conv_type='Conv2d',
+            kernel_size=patch_size,
+            stride=patch_size,
+            norm_cfg=norm_cfg)
+        self.drop_after_pos = nn.Dropout(p=drop_rate)
+
+        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        self.stages = ModuleList()
+        self.num_features: List[int] = []
+        start = 0
+        for index, (depth, heads) in enumerate(zip(depths, num_heads,
+                                                   strict=True)):
+            stage = SwinVSAStage(
+                embed_dims=embed_dims,
+                depth=depth,
+                num_heads=heads,
+                drop_paths=rates[start:start + depth],
+                downsample=index < num_stages - 1,
+                norm_cfg=norm_cfg,
+                window_size=window_size,
+                mlp_ratio=mlp_ratio,
+                qkv_bias=qkv_bias,
+                qk_scale=qk_scale,
+                drop_rate=drop_rate,
+                attn_drop_rate=attn_drop_rate,
+                act_cfg=act_cfg,
+                with_cp=with_cp)
+            self.stages.append(stage)
+            self.num_features.append(embed_dims)
+            start += depth
+            embed_dims = stage.out_channels
+        for index in self.out_indices:
+            self.add_module(
+                f'norm{index}',
+                build_norm_layer(norm_cfg, self.num_features[index])[1])
+        self._freeze_stages()
+
+    @classmethod
+    def _resolve_arch(cls, arch: Union[str, dict]) -> dict:
+        if isinstance(arch, str):
+            if arch.lower() not in cls.arch_zoo:
+                raise ValueError(f'arch {arch!r} is not one of '
+                                 f'{sorted(cls.arch_zoo)}')
+            return cls.arch_zoo[arch.lower()]
+        if not isinstance(arch, dict):
+            raise TypeError(f'arch must be a str or a dict, got {arch!r}')
+        essential = {'embed_dims', 'depths', 'num_heads'}
+        missing = essential - set(arch)
+        if missing:
+            raise ValueError(f'arch dict misses {sorted(missing)}, got keys '
+                             f'{sorted(arch)}')
+        if len(arch['depths']) != len(arch['num_heads']):
+            raise ValueError(f'arch depths {arch["depths"]} and num_heads '
+                             f'{arch["num_heads"]} differ in length')
+        return arch
+
+    @staticmethod
+    def _check_indices(out_indices: Sequence[int],
+                       num_stages: int) -> Tuple[int, ...]:
+        indices = tuple(
+            index + num_stages if index < 0 else index
+            for index in out_indices)
+        if not indices or any(not 0 <= i < num_stages for i in indices):
+            raise ValueError(f'out_indices must index the {num_stages} '
+                             f'stages, got {tuple(out_indices)}')
+        return indices
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        """Extract multi-scale features.
+
+        Args:
+            x (Tensor): Images of shape (B, in_channels, H, W), any H and W.
+
+        Returns:
+            tuple[Tensor]: For each of ``out_indices``, a map of shape
+            (B, C_i, ceil(H / 4 / 2**i), ceil(W / 4 / 2**i)).
+        """
+        x, hw_shape = self.patch_embed(x)
+        x = self.drop_after_pos(x)
+        outs = []
+        for index, stage in enumerate(self.stages):
+            x, hw_shape = stage(x, hw_shape)
+            if index in self.out_indices:
+                out = getattr(self, f'norm{index}')(x)
+                outs.append(
+                    out.view(-1, *hw_shape, out.shape[-1]).permute(
+                        0, 3, 1, 2).contiguous())
+            if stage.downsample is not None:
+                x, hw_shape = stage.downsample(x, hw_shape)
+        return tuple(outs)
+
+    def _freeze_stages(self) -> None:
+        frozen: List[nn.Module] = []
+        if self.frozen_stages >= 0:
+            frozen.append(self.patch_embed)
+        for index in range(self.frozen_stages):
+            frozen.append(self.stages[index])
+            if index in self.out_indices:
+                frozen.append(getattr(self, f'norm{index}'))
+        for module in frozen:
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True) -> 'SwinTransformerVSA':
+        """Set training mode, keeping frozen stages and (with
+        ``norm_eval``) BatchNorm layers in eval mode."""
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for module in self.modules():
+                if isinstance(module, _BatchNorm):
+                    module.eval()
+        return self
