@@ -8,12 +8,14 @@ from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks.drop import DropPath
 from mmcv.cnn.bricks.transformer import FFN, PatchEmbed, PatchMerging
 from mmengine.model import BaseModule, ModuleList
+from mmengine.runner.checkpoint import CheckpointLoader, load_state_dict
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from vsa_mm.registry import MODELS
 
 from ..layers import ConvPosEnc, VSAWindowAttention
+from ..utils import convert_swin, unwrap_state_dict
 
 
 class SwinVSABlock(BaseModule):
@@ -184,6 +186,11 @@ class SwinTransformerVSA(BaseModule):
             Defaults to False.
         act_cfg (dict): MLP activation. Defaults to ``dict(type='GELU')``.
         norm_cfg (dict): Norm layers. Defaults to ``dict(type='LN')``.
+        convert_weights (bool): ``init_cfg``'s ``Pretrained`` checkpoint is
+            an official one (Microsoft Swin, or the authors' Swin + VSA from
+            the QFormer repository): convert its keys while loading. Weights
+            a plain Swin lacks (position encodings, regression heads) keep
+            their initialisation and are logged. Defaults to False.
         init_cfg (dict | list[dict], optional): Initialisation; truncated
             normal Linear layers (std 0.02) and unit LayerNorms when None.
             ``dict(type='Pretrained', checkpoint=..., prefix=...)`` loads
@@ -233,7 +240,17 @@ class SwinTransformerVSA(BaseModule):
                  with_cp: bool = False,
                  act_cfg: dict = dict(type='GELU'),
                  norm_cfg: dict = dict(type='LN'),
+                 convert_weights: bool = False,
                  init_cfg: Union[dict, List[dict], None] = None) -> None:
+        self._official_checkpoint: Optional[str] = None
+        if convert_weights:
+            if not (isinstance(init_cfg, dict)
+                    and init_cfg.get('type') == 'Pretrained'):
+                raise ValueError(
+                    'convert_weights=True needs init_cfg=dict('
+                    f"type='Pretrained', checkpoint=...), got {init_cfg!r}")
+            self._official_checkpoint = init_cfg['checkpoint']
+            init_cfg = None
         if init_cfg is None:
             init_cfg = [
                 dict(type='TruncNormal', layer='Linear', std=.02, bias=0.),
@@ -345,6 +362,15 @@ class SwinTransformerVSA(BaseModule):
             if stage.downsample is not None:
                 x, hw_shape = stage.downsample(x, hw_shape)
         return tuple(outs)
+
+    def init_weights(self) -> None:
+        """Initialise, then load a converted official checkpoint if any."""
+        super().init_weights()
+        if self._official_checkpoint is not None:
+            checkpoint = CheckpointLoader.load_checkpoint(
+                self._official_checkpoint, map_location='cpu')
+            backbone, _ = convert_swin(unwrap_state_dict(checkpoint))
+            load_state_dict(self, backbone, strict=False, logger='current')
 
     def _freeze_stages(self) -> None:
         frozen: List[nn.Module] = []

@@ -1,0 +1,273 @@
+"""Official Swin / Swin + VSA checkpoints convert and load exactly."""
+import subprocess
+import sys
+from collections import OrderedDict
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmcv.cnn.bricks.transformer import PatchMerging
+from mmengine.registry import DefaultScope
+from mmengine.runner import load_checkpoint
+
+from vsa_mm.models import SwinTransformerVSA
+from vsa_mm.models.utils import (
+    convert_swin,
+    infer_swin_arch,
+    swin_merge_to_unfold,
+    unwrap_state_dict,
+)
+
+ARCH = dict(embed_dims=16, depths=[2, 1], num_heads=[2, 4])
+WINDOW = 3
+CLASSES = 5
+
+
+def official_swin_state_dict(vsa: bool, seed: int = 0) -> OrderedDict:
+    """Keys and shapes of the public code.
+
+    Swin + VSA: QFormer ``models/swin/swin_transformer_vsa.py`` (``pos``,
+    ``attn.transform.2``); plain Swin: Microsoft's ``swin_transformer.py``
+    (``attn_mask`` buffers in shifted blocks).
+    """
+    generator = torch.Generator().manual_seed(seed)
+
+    def rand(*shape):
+        return torch.randn(*shape, generator=generator)
+
+    state = OrderedDict()
+    dims = ARCH['embed_dims']
+    state['patch_embed.proj.weight'] = rand(dims, 3, 4, 4)
+    state['patch_embed.proj.bias'] = rand(dims)
+    state['patch_embed.norm.weight'] = rand(dims)
+    state['patch_embed.norm.bias'] = rand(dims)
+    kernel = WINDOW // 2 * 2 + 1
+    for stage, (depth, heads) in enumerate(
+            zip(ARCH['depths'], ARCH['num_heads'], strict=True)):
+        for block in range(depth):
+            prefix = f'layers.{stage}.blocks.{block}.'
+            state[prefix + 'norm1.weight'] = rand(dims)
+            state[prefix + 'norm1.bias'] = rand(dims)
+            if vsa:
+                state[prefix + 'pos.weight'] = rand(dims, 1, kernel, kernel)
+                state[prefix + 'pos.bias'] = rand(dims)
+                state[prefix + 'attn.transform.2.weight'] = rand(
+                    4 * heads, dims, 1, 1)
+                state[prefix + 'attn.transform.2.bias'] = rand(4 * heads)
+            elif block % 2:
+                state[prefix + 'attn_mask'] = torch.zeros(4, 9, 9)
+            state[prefix + 'attn.relative_position_bias_table'] = rand(
+                (2 * WINDOW - 1)**2, heads)
+            state[prefix + 'attn.relative_position_index'] = torch.zeros(
+                WINDOW**2, WINDOW**2, dtype=torch.long)
+            state[prefix + 'attn.qkv.weight'] = rand(3 * dims, dims)
+            state[prefix + 'attn.qkv.bias'] = rand(3 * dims)
+            state[prefix + 'attn.proj.weight'] = rand(dims, dims)
+            state[prefix + 'attn.proj.bias'] = rand(dims)
+            state[prefix + 'norm2.weight'] = rand(dims)
+            state[prefix + 'norm2.bias'] = rand(dims)
+            state[prefix + 'mlp.fc1.weight'] = rand(4 * dims, dims)
+            state[prefix + 'mlp.fc1.bias'] = rand(4 * dims)
+            state[prefix + 'mlp.fc2.weight'] = rand(dims, 4 * dims)
+            state[prefix + 'mlp.fc2.bias'] = rand(dims)
+        if stage < len(ARCH['depths']) - 1:
+            prefix = f'layers.{stage}.downsample.'
+            state[prefix + 'reduction.weight'] = rand(2 * dims, 4 * dims)
+            state[prefix + 'norm.weight'] = rand(4 * dims)
+            state[prefix + 'norm.bias'] = rand(4 * dims)
+            dims *= 2
+    state['norm.weight'] = rand(dims)
+    state['norm.bias'] = rand(dims)
+    state['head.weight'] = rand(CLASSES, dims)
+    state['head.bias'] = rand(CLASSES)
+    return state
+
+
+def backbone(**kwargs):
+    return SwinTransformerVSA(
+        ARCH, window_size=WINDOW, out_indices=(1, ), **kwargs)
+
+
+def test_swin_vsa_checkpoint_loads_strictly_into_backbone_and_classifier():
+    converted, head = convert_swin(official_swin_state_dict(vsa=True))
+    backbone().load_state_dict(converted, strict=True)
+    assert set(head) == {'fc.weight', 'fc.bias'}
+    from mmpretrain.registry import MODELS
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        classifier = MODELS.build(
+            dict(
+                type='ImageClassifier',
+                backbone=dict(
+                    type='vsa_mm.SwinTransformerVSA',
+                    arch=ARCH,
+                    window_size=WINDOW,
+                    out_indices=(1, )),
+                neck=dict(type='GlobalAveragePooling'),
+                head=dict(
+                    type='LinearClsHead',
+                    num_classes=CLASSES,
+                    in_channels=32)))
+    state = {f'backbone.{k}': v for k, v in converted.items()}
+    state.update({f'head.{k}': v for k, v in head.items()})
+    classifier.load_state_dict(state, strict=True)
+
+
+def test_infer_arch_reads_sizes_back():
+    converted, _ = convert_swin(official_swin_state_dict(vsa=True))
+    assert infer_swin_arch(converted) == (ARCH, WINDOW)
+
+
+def test_patch_merging_matches_swin_concatenation_order():
+    """mmcv's unfold-based merging with converted weights equals Swin's
+    ``cat([x[0::2, 0::2], x[1::2, 0::2], x[0::2, 1::2], x[1::2, 1::2]])``."""
+    torch.manual_seed(0)
+    channels = 6
+    reduction = torch.randn(2 * channels, 4 * channels)
+    norm_weight, norm_bias = torch.randn(2, 4 * channels)
+    x = torch.randn(2, 4, 6, channels)
+    blocks = [x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2],
+              x[:, 1::2, 1::2]]
+    merged = torch.cat(blocks, -1).view(2, -1, 4 * channels)
+    expected = F.layer_norm(merged, (4 * channels, ), norm_weight,
+                            norm_bias) @ reduction.T
+
+    merging = PatchMerging(channels, 2 * channels)
+    merging.load_state_dict({
+        'reduction.weight': swin_merge_to_unfold(reduction),
+        'norm.weight': swin_merge_to_unfold(norm_weight),
+        'norm.bias': swin_merge_to_unfold(norm_bias),
+    })
+    out, out_hw = merging(x.view(2, 24, channels), (4, 6))
+    assert out_hw == (2, 3)
+    torch.testing.assert_close(out, expected)
+
+
+def test_regression_conv_splits_into_offsets_and_scales():
+    """QFormer reads the 4*heads channels as (b*heads, 4): x, y offsets then
+    x, y scales; the converted heads regress the same numbers."""
+    official = official_swin_state_dict(vsa=True)
+    converted, _ = convert_swin(official)
+    model = backbone()
+    model.load_state_dict(converted)
+    attn = model.stages[0].blocks[0].attn
+    pooled = torch.randn(1, 2, 3, ARCH['embed_dims'])
+    weight = official['layers.0.blocks.0.attn.transform.2.weight']
+    bias = official['layers.0.blocks.0.attn.transform.2.bias']
+    regressed = F.conv2d(
+        F.leaky_relu(pooled.permute(0, 3, 1, 2)), weight, bias)
+    regressed = regressed.reshape(2, 4, 2, 3).permute(2, 3, 0, 1).reshape(
+        1, 6, 2, 4)  # (B, nW, heads, 4)
+    torch.testing.assert_close(
+        attn.sampling_offsets(pooled), regressed[..., :2])
+    torch.testing.assert_close(
+        attn.sampling_scales(pooled), regressed[..., 2:])
+
+
+def test_microsoft_swin_leaves_only_vsa_parts_new():
+    converted, _ = convert_swin(official_swin_state_dict(vsa=False))
+    result = backbone().load_state_dict(converted, strict=False)
+    assert result.unexpected_keys == []
+    assert {k.split('.', 4)[-1]
+            for k in result.missing_keys} == {
+                'cpe.proj.weight', 'cpe.proj.bias',
+                'attn.sampling_offsets.proj.weight',
+                'attn.sampling_offsets.proj.bias',
+                'attn.sampling_scales.proj.weight',
+                'attn.sampling_scales.proj.bias'
+            }
+
+
+@pytest.mark.parametrize('extra', ['absolute_pos_embed', 'layers.0.foo'])
+def test_unknown_keys_are_refused(extra):
+    state = official_swin_state_dict(vsa=True)
+    state[extra] = torch.zeros(1)
+    with pytest.raises(ValueError, match=extra):
+        convert_swin(state)
+
+
+def test_unwrap_state_dict():
+    weights = {'a': torch.zeros(1)}
+    ema = {'a': torch.ones(1)}
+    assert unwrap_state_dict({'model': weights}) == weights
+    assert unwrap_state_dict({'state_dict': weights,
+                              'state_dict_ema': ema}) == weights
+    assert unwrap_state_dict(
+        {
+            'state_dict': weights,
+            'state_dict_ema': ema
+        }, prefer_ema=True) == ema
+    assert unwrap_state_dict({'state_dict_ema': ema}) == ema
+    assert unwrap_state_dict({'module.a': weights['a']}) == weights
+    with pytest.raises(TypeError, match='epoch'):
+        unwrap_state_dict({'epoch': 3, 'a': torch.zeros(1)})
+    with pytest.raises(TypeError, match='list'):
+        unwrap_state_dict([1])
+
+
+@pytest.mark.parametrize('tool,vsa,wrapper', [
+    ('swin_vsa_to_vsa_mm', True, 'model'),
+    ('swin_vsa_to_vsa_mm', True, 'state_dict_ema'),
+    ('swin_to_vsa_mm', False, 'model'),
+    ('swin_to_vsa_mm', False, None),
+])
+def test_command_line_converters(tmp_path, tool, vsa, wrapper):
+    official = official_swin_state_dict(vsa=vsa)
+    src, dst = tmp_path / 'official.pth', tmp_path / 'converted.pth'
+    torch.save(official if wrapper is None else {wrapper: official}, src)
+    subprocess.run([
+        sys.executable, f'tools/model_converters/{tool}.py',
+        str(src), str(dst)
+    ],
+                   check=True,
+                   capture_output=True)
+    expected, _ = convert_swin(official)
+    model = backbone(
+        init_cfg=dict(
+            type='Pretrained', checkpoint=str(dst), prefix='backbone.'))
+    model.init_weights()
+    for key, value in expected.items():
+        torch.testing.assert_close(model.state_dict()[key], value, msg=key)
+    classifier_state = torch.load(dst, weights_only=False)['state_dict']
+    assert classifier_state['head.fc.weight'].shape == (CLASSES, 32)
+
+
+def test_vsa_converter_refuses_a_plain_swin_checkpoint(tmp_path):
+    src = tmp_path / 'swin.pth'
+    torch.save({'model': official_swin_state_dict(vsa=False)}, src)
+    result = subprocess.run([
+        sys.executable, 'tools/model_converters/swin_vsa_to_vsa_mm.py',
+        str(src),
+        str(tmp_path / 'out.pth')
+    ],
+                            capture_output=True,
+                            text=True)
+    assert result.returncode != 0
+    assert 'swin_to_vsa_mm.py' in result.stderr
+    assert not (tmp_path / 'out.pth').exists()
+
+
+def test_convert_weights_at_load_time(tmp_path):
+    official = official_swin_state_dict(vsa=True)
+    path = tmp_path / 'official.pth'
+    torch.save({'model': official}, path)
+    model = backbone(
+        convert_weights=True,
+        init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    model.init_weights()
+    expected, _ = convert_swin(official)
+    for key, value in expected.items():
+        torch.testing.assert_close(model.state_dict()[key], value, msg=key)
+
+
+def test_convert_weights_needs_a_pretrained_checkpoint():
+    with pytest.raises(ValueError, match='Pretrained'):
+        backbone(convert_weights=True)
+
+
+def test_loading_through_mmengine_load_checkpoint(tmp_path):
+    converted, _ = convert_swin(official_swin_state_dict(vsa=True))
+    path = tmp_path / 'backbone.pth'
+    torch.save({'state_dict': converted}, path)
+    model = backbone()
+    load_checkpoint(model, str(path), strict=True)
+    torch.testing.assert_close(model.norm1.weight, converted['norm1.weight'])

@@ -1,0 +1,14 @@
+"""Checkpoint conversion utilities."""
+from .ckpt_convert import (
+                           as_classifier_state_dict,
+                           convert_swin,
+                           infer_swin_arch,
+                           swin_merge_to_unfold,
+                           unwrap_state_dict,
+)
+
+__all__ = [
+    'as_classifier_state_dict', 'convert_swin', 'infer_swin_arch',
+    'swin_merge_to_unfold',
+    'unwrap_state_dict'
+]

@@ -1,0 +1,81 @@
+"""Converting official checkpoint files (used by tools/model_converters)."""
+import os
+import os.path as osp
+import tempfile
+from typing import List
+
+import torch
+from mmengine.runner.checkpoint import CheckpointLoader
+
+from .ckpt_convert import (
+    as_classifier_state_dict,
+    convert_swin,
+    infer_swin_arch,
+    unwrap_state_dict,
+)
+
+
+def save_checkpoint_atomically(checkpoint: dict, path: str) -> None:
+    """``torch.save`` to a temporary file, then rename it over ``path``.
+
+    An interrupted write never leaves a truncated file at ``path``.
+    """
+    directory = osp.dirname(osp.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, tmp_path = tempfile.mkstemp(
+        dir=directory, prefix='.' + osp.basename(path), suffix='.tmp')
+    try:
+        with os.fdopen(handle, 'wb') as file:
+            torch.save(checkpoint, file)
+        os.replace(tmp_path, path)
+    except BaseException:
+        if osp.exists(tmp_path):
+            os.remove(tmp_path)
+        raise
+
+
+def convert_swin_file(src: str,
+                      dst: str,
+                      require_vsa: bool,
+                      prefer_ema: bool = False) -> List[str]:
+    """Convert an official Swin / Swin + VSA checkpoint file.
+
+    The result is an mmpretrain ``ImageClassifier`` state dict
+    (``backbone.*`` and, when the source has a head, ``head.fc.*``) under
+    ``state_dict``, loadable by ``load_from`` or by
+    ``init_cfg=dict(type='Pretrained', checkpoint=dst, prefix='backbone.')``.
+
+    Args:
+        src (str): Official checkpoint (path or URL).
+        dst (str): Output path; written atomically.
+        require_vsa (bool): Fail unless every backbone weight is present
+            (a Swin + VSA checkpoint); otherwise the position encodings and
+            regression heads may stay new (a plain Swin checkpoint).
+        prefer_ema (bool): Use ``state_dict_ema`` when present.
+
+    Returns:
+        list[str]: Backbone keys that the source did not provide.
+    """
+    from vsa_mm.models.backbones import SwinTransformerVSA
+    checkpoint = CheckpointLoader.load_checkpoint(src, map_location='cpu')
+    backbone, head = convert_swin(unwrap_state_dict(checkpoint, prefer_ema))
+    arch, window_size = infer_swin_arch(backbone)
+    model = SwinTransformerVSA(
+        arch=arch, window_size=window_size, out_indices=(len(arch['depths']) -
+                                                         1, ))
+    result = model.load_state_dict(backbone, strict=False)
+    if result.unexpected_keys:
+        raise ValueError(f'{src}: converted keys unknown to '
+                         f'SwinTransformerVSA: {result.unexpected_keys[:10]}')
+    if require_vsa and result.missing_keys:
+        raise ValueError(f'{src} is not a complete Swin + VSA checkpoint; '
+                         f'missing {result.missing_keys[:10]} (use '
+                         'swin_to_vsa_mm.py for plain Swin checkpoints)')
+    save_checkpoint_atomically(
+        dict(
+            state_dict=as_classifier_state_dict(backbone, head),
+            meta=dict(
+                converted_from=osp.basename(src),
+                arch=arch,
+                window_size=window_size)), dst)
+    return list(result.missing_keys)
