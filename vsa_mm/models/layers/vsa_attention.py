@@ -30,6 +30,14 @@ def _check_positive_int(name: str, value: object) -> int:
     return value
 
 
+def _is_int(value: object) -> bool:
+    """An int, or a 0-dim integer tensor (how ``torch.jit.trace``, used by
+    ``mmengine.analysis``, passes sizes)."""
+    if isinstance(value, Tensor):
+        return value.dim() == 0 and not value.is_floating_point()
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _has_pretrained_init(init_cfg: Union[dict, list, None]) -> bool:
     cfgs = init_cfg if isinstance(init_cfg, list) else [init_cfg]
     return any(
@@ -249,10 +257,10 @@ class VSAWindowAttention(BaseModule):
                 f'x must have shape (B, H*W, {self.embed_dims}), got '
                 f'{tuple(x.shape)}')
         if (not isinstance(hw_shape, Sequence) or len(hw_shape) != 2
-                or not all(isinstance(v, int) and not isinstance(v, bool)
-                           for v in hw_shape)):
+                or not all(_is_int(v) for v in hw_shape)):
             raise TypeError(
                 f'hw_shape must be a pair of ints (H, W), got {hw_shape!r}')
+        hw_shape = tuple(int(v) for v in hw_shape)
         height, width = hw_shape
         if height < 1 or width < 1 or height * width != x.shape[1]:
             raise ValueError(

@@ -1,0 +1,46 @@
+"""Every shipped config builds its model through its library's registry."""
+import glob
+import importlib
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIGS = sorted(
+    glob.glob(osp.join(ROOT, 'configs', 'mmpretrain', '*', '*.py')))
+
+
+def test_there_are_configs():
+    names = {osp.basename(path) for path in CONFIGS}
+    assert {'swin-tiny-vsa_8xb128_in1k.py',
+            'swin-small-vsa_8xb128_in1k.py'} <= names
+
+
+@pytest.mark.parametrize(
+    'path', CONFIGS, ids=[osp.basename(p) for p in CONFIGS])
+def test_classification_config_builds_and_computes_a_loss(path):
+    cfg = Config.fromfile(path)
+    assert cfg.custom_imports == dict(
+        imports=['vsa_mm'], allow_failed_imports=False)
+    for module in cfg.custom_imports['imports']:
+        importlib.import_module(module)
+    from mmpretrain.registry import MODELS
+    from mmpretrain.structures import DataSample
+    # As the Runner does: the top-level preprocessor completes the model's.
+    cfg.model.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        model = MODELS.build(cfg.model)
+    model.init_weights()
+    assert cfg.model.backbone.type.startswith('vsa_mm.')
+    assert cfg.train_dataloader.batch_size * 8 == 1024
+    assert cfg.optim_wrapper.optimizer.lr == 5e-4
+    samples = [DataSample().set_gt_label(label) for label in (1, 7)]
+    data = model.data_preprocessor(
+        dict(inputs=[torch.randint(0, 255, (3, 64, 64),
+                                   dtype=torch.uint8)] * 2,
+             data_samples=samples), training=True)
+    losses = model(**data, mode='loss')
+    assert torch.isfinite(losses['loss'])
