@@ -15,8 +15,10 @@ CONFIGS = sorted(
 
 def test_there_are_configs():
     names = {osp.basename(path) for path in CONFIGS}
-    assert {'swin-tiny-vsa_8xb128_in1k.py',
-            'swin-small-vsa_8xb128_in1k.py'} <= names
+    assert {
+        'swin-tiny-vsa_8xb128_in1k.py', 'swin-small-vsa_8xb128_in1k.py',
+        'vitaev2-s-vsa_8xb128_in1k.py', 'vitaev2-48m-vsa_8xb128_in1k.py'
+    } <= names
 
 
 @pytest.mark.parametrize(

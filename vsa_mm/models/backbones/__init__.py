@@ -1,4 +1,5 @@
 """Backbones built on VSAWindowAttention."""
 from .swin_vsa import SwinTransformerVSA
+from .vitaev2 import ViTAEv2VSA
 
-__all__ = ['SwinTransformerVSA']
+__all__ = ['SwinTransformerVSA', 'ViTAEv2VSA']

@@ -210,3 +210,74 @@ def infer_swin_arch(backbone: Mapping[str, Tensor]) -> Tuple[dict, int]:
         depths=[depths[i] for i in sorted(depths)],
         num_heads=[heads[i] for i in sorted(heads)])
     return arch, window_size
+
+
+def _conv1x1_to_linear(value: Tensor) -> Tensor:
+    """A (out, in, 1, 1) convolution weight as a (out, in) Linear weight."""
+    return value.reshape(value.shape[0], -1) if value.dim() == 4 else value
+
+
+_VITAE_CELL_RULES = (
+    (r'^PRM\.convs\.(\d+)\.0\.', r'prm.convs.\1.', False),
+    (r'^pos\.', 'cpe.proj.', False),
+    (r'^(norm1|norm2)\.', r'\1.', False),
+    (r'^attn\.(qkv|proj)\.', r'attn.\1.', True),
+    (r'^attn\.(sampling_offsets|sampling_scales)\.2\.', r'attn.\1.proj.',
+     True),
+    (r'^attn\.relative_position_bias_table$',
+     'attn.relative_position_bias_table', False),
+    (r'^PCM\.(\d+)\.', r'pcm.\1.', False),
+    (r'^mlp\.fc1\.', 'ffn.layers.0.0.', False),
+    (r'^mlp\.fc2\.', 'ffn.layers.1.', False),
+)
+
+
+def convert_vitaev2_vsa(
+        state_dict: Mapping[str, Tensor]) -> Tuple[StateDict, StateDict]:
+    """Official ViTAE-VSA classification weights to :class:`ViTAEv2VSA`.
+
+    The source layout is ViTAE-VSA's
+    ``Image-Classification/vitaev2_vsa``: ``layers.<i>.RC`` (reduction cell:
+    ``PRM.convs.<j>.0``, ``pos``, ``norm1``, ``attn``, ``PCM``, ``norm2``,
+    ``mlp``) and ``layers.<i>.NC.<j>`` (normal cells), VSA projections as
+    1x1 convolutions, and a ``head``.
+
+    Args:
+        state_dict (Mapping[str, Tensor]): Unwrapped official weights.
+
+    Returns:
+        tuple[dict, dict]: The backbone's state dict, and the classifier
+        head's (``fc.weight``, ``fc.bias``; empty without a head).
+
+    Raises:
+        ValueError: On keys outside that layout.
+    """
+    backbone: StateDict = OrderedDict()
+    head: StateDict = OrderedDict()
+    unknown = []
+    for key, value in state_dict.items():
+        cell = re.match(r'^layers\.(\d+)\.(RC|NC\.(\d+))\.(.+)$', key)
+        if cell is None:
+            if re.match(r'^head\.(weight|bias)$', key):
+                head['fc.' + key[len('head.'):]] = value
+            else:
+                unknown.append(key)
+            continue
+        stage, _, normal, rest = cell.groups()
+        prefix = (f'stages.{stage}.normals.{normal}.' if normal is not None
+                  else f'stages.{stage}.reduction.')
+        if rest.split('.')[-1] in _DERIVED_BUFFERS:
+            continue
+        for pattern, replacement, is_conv1x1 in _VITAE_CELL_RULES:
+            if re.match(pattern, rest):
+                backbone[prefix + re.sub(pattern, replacement, rest)] = (
+                    _conv1x1_to_linear(value) if is_conv1x1 else value)
+                break
+        else:
+            unknown.append(key)
+    if unknown:
+        raise ValueError('keys not in the ViTAE-VSA layout: '
+                         f'{unknown[:10]}' +
+                         (f' and {len(unknown) - 10} more'
+                          if len(unknown) > 10 else ''))
+    return backbone, head

@@ -7,12 +7,9 @@ from typing import List
 import torch
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from .ckpt_convert import (
-    as_classifier_state_dict,
-    convert_swin,
-    infer_swin_arch,
-    unwrap_state_dict,
-)
+from .ckpt_convert import (as_classifier_state_dict, convert_swin,
+                           convert_vitaev2_vsa, infer_swin_arch,
+                           unwrap_state_dict)
 
 
 def save_checkpoint_atomically(checkpoint: dict, path: str) -> None:
@@ -71,11 +68,50 @@ def convert_swin_file(src: str,
         raise ValueError(f'{src} is not a complete Swin + VSA checkpoint; '
                          f'missing {result.missing_keys[:10]} (use '
                          'swin_to_vsa_mm.py for plain Swin checkpoints)')
+    _save_classifier(dst, backbone, head, src, arch=arch,
+                     window_size=window_size)
+    return list(result.missing_keys)
+
+
+def convert_vitaev2_vsa_file(src: str,
+                             dst: str,
+                             prefer_ema: bool = False) -> str:
+    """Convert an official ViTAE-VSA classification checkpoint file.
+
+    The preset is the one of :class:`ViTAEv2VSA`'s ``arch_zoo`` into which
+    the converted weights load with ``strict=True``. The output is written
+    as by :func:`convert_swin_file`.
+
+    Args:
+        src (str): Official checkpoint (path or URL).
+        dst (str): Output path; written atomically.
+        prefer_ema (bool): Use ``state_dict_ema`` when present.
+
+    Returns:
+        str: The preset's name (``'s'``, ``'48m'`` or ``'b'``).
+
+    Raises:
+        ValueError: If no preset matches the weights.
+    """
+    from vsa_mm.models.backbones import ViTAEv2VSA
+    checkpoint = CheckpointLoader.load_checkpoint(src, map_location='cpu')
+    backbone, head = convert_vitaev2_vsa(
+        unwrap_state_dict(checkpoint, prefer_ema))
+    mismatches = {}
+    for arch in ('s', '48m', 'b'):
+        try:
+            ViTAEv2VSA(arch).load_state_dict(backbone, strict=True)
+        except RuntimeError as error:
+            mismatches[arch] = str(error).split('\n')[1:3]
+            continue
+        _save_classifier(dst, backbone, head, src, arch=arch)
+        return arch
+    raise ValueError(f'{src} matches no ViTAEv2VSA preset: {mismatches}')
+
+
+def _save_classifier(dst: str, backbone: dict, head: dict, src: str,
+                     **meta) -> None:
     save_checkpoint_atomically(
         dict(
             state_dict=as_classifier_state_dict(backbone, head),
-            meta=dict(
-                converted_from=osp.basename(src),
-                arch=arch,
-                window_size=window_size)), dst)
-    return list(result.missing_keys)
+            meta=dict(converted_from=osp.basename(src), **meta)), dst)

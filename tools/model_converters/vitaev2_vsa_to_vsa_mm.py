@@ -1,0 +1,37 @@
+"""Convert an official ViTAE-VSA ImageNet checkpoint into vsa_mm's layout.
+
+The source layout is ViTAE-VSA's ``Image-Classification/vitaev2_vsa``
+(ViTAEv2-S/48M/B + VSA); the preset is recognised from the weights, and
+every weight must convert.
+
+Usage::
+
+    .venv/bin/python tools/model_converters/vitaev2_vsa_to_vsa_mm.py SRC DST
+
+SRC may be a bare state dict or wrapped under ``model``, ``state_dict`` or
+``state_dict_ema``. DST is an mmpretrain classifier checkpoint: use it as
+``load_from`` with ``configs/mmpretrain/vitaev2_vsa/``, or as
+``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.')`` for
+a detection or segmentation backbone.
+"""
+import argparse
+
+from mmengine.logging import MMLogger
+
+from vsa_mm.models.utils.convert_files import convert_vitaev2_vsa_file
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('src', help='official checkpoint')
+    parser.add_argument('dst', help='output checkpoint')
+    parser.add_argument(
+        '--ema', action='store_true', help='prefer state_dict_ema')
+    args = parser.parse_args()
+    arch = convert_vitaev2_vsa_file(args.src, args.dst, prefer_ema=args.ema)
+    MMLogger.get_instance('vsa_mm').info(
+        f'wrote {args.dst} (ViTAEv2VSA arch={arch!r})')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,476 @@
+"""ViTAEv2 with varied-size window attention (ViTAEv2 + VSA)."""
+import math
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.utils.checkpoint as cp
+from mmcv.cnn.bricks.drop import DropPath
+from mmcv.cnn.bricks.transformer import FFN
+from mmengine.model import BaseModule, ModuleList
+from torch import Tensor
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from vsa_mm.registry import MODELS
+from ..layers import ConvPosEnc, VSAWindowAttention
+
+
+def _to_map(tokens: Tensor, hw_shape: Tuple[int, int]) -> Tensor:
+    """(B, H * W, C) -> (B, C, H, W)."""
+    return tokens.transpose(1, 2).reshape(tokens.shape[0], -1, *hw_shape)
+
+
+def _to_tokens(feature_map: Tensor) -> Tensor:
+    """(B, C, H, W) -> (B, H * W, C)."""
+    return feature_map.flatten(2).transpose(1, 2)
+
+
+class PyramidReduction(nn.Module):
+    """ViTAEv2's pyramid reduction module (PRM).
+
+    One strided dilated convolution (+ GELU) per dilation, concatenated along
+    channels in dilation order. The padding is the official
+    ``ceil(((k - 1) * d + 1 - stride) / 2)`` at the top and left; the bottom
+    and right get what makes the output exactly ``ceil(H / stride)``, so
+    that it always matches the convolution branch. For sizes divisible by
+    the stride this is the official result.
+
+    Args:
+        in_channels (int): Input channels.
+        embed_dims (int): Output channels per dilation.
+        kernel_size (int): Kernel size k.
+        stride (int): Downsampling ratio.
+        dilations (Sequence[int]): One branch per dilation.
+    """
+
+    def __init__(self, in_channels: int, embed_dims: int, kernel_size: int,
+                 stride: int, dilations: Sequence[int]) -> None:
+        super().__init__()
+        self.stride = stride
+        self.dilations = tuple(dilations)
+        self.extents = [(kernel_size - 1) * d + 1 for d in dilations]
+        self.convs = nn.ModuleList(
+            nn.Conv2d(
+                in_channels, embed_dims, kernel_size, stride, dilation=d)
+            for d in dilations)
+        self.act = nn.GELU()
+        self.out_channels = embed_dims * len(self.dilations)
+
+    def _padding(self, size: int, extent: int) -> Tuple[int, int]:
+        before = max(math.ceil((extent - self.stride) / 2), 0)
+        total = (math.ceil(size / self.stride) - 1) * self.stride + extent \
+            - size
+        return before, max(total - before, 0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, C_in, H, W) -> (B, embed_dims * len(dilations), H', W')."""
+        height, width = x.shape[-2:]
+        outs = []
+        for conv, extent in zip(self.convs, self.extents, strict=True):
+            top, bottom = self._padding(height, extent)
+            left, right = self._padding(width, extent)
+            outs.append(
+                self.act(conv(F.pad(x, (left, right, top, bottom)))))
+        return torch.cat(outs, dim=1)
+
+
+def parallel_conv_branch(channels: Sequence[int], strides: Sequence[int],
+                         groups: int) -> nn.Sequential:
+    """ViTAEv2's parallel convolution module (PCM).
+
+    Conv3x3 -> BN -> SiLU -> Conv3x3 -> BN -> SiLU -> Conv3x3, grouped, with
+    padding 1 and biases; module indices (0, 1, 3, 4, 6) follow the official
+    checkpoints.
+
+    Args:
+        channels (Sequence[int]): (input, after conv 1, after conv 2,
+            output) channels.
+        strides (Sequence[int]): Stride of each convolution.
+        groups (int): Groups of every convolution.
+    """
+    c0, c1, c2, c3 = channels
+    return nn.Sequential(
+        nn.Conv2d(c0, c1, 3, strides[0], 1, groups=groups),
+        nn.BatchNorm2d(c1), nn.SiLU(),
+        nn.Conv2d(c1, c2, 3, strides[1], 1, groups=groups),
+        nn.BatchNorm2d(c2), nn.SiLU(),
+        nn.Conv2d(c2, c3, 3, strides[2], 1, groups=groups))
+
+
+class ReductionCell(BaseModule):
+    """ViTAEv2 reduction cell with VSA.
+
+    ``t = PRM(x)`` (+ ``CPE(t)``); ``a = VSA(LN(t))`` from the PRM width to
+    ``token_dims`` (no residual: the width changes);
+    ``y = a + DropPath(PCM(x))``; ``y = y + DropPath(MLP(LN(y)))``.
+
+    Args:
+        in_channels (int): Channels of the input map.
+        embed_dims (int): PRM channels per dilation.
+        token_dims (int): Output channels.
+        stride (int): Downsampling ratio (4 or 2).
+        kernel_size (int): PRM kernel size.
+        dilations (Sequence[int]): PRM dilations.
+        num_heads (int): Attention heads.
+        groups (int): PCM groups.
+        wide_pcm (bool): PCM hidden width ``2 * token_dims`` instead of
+            ``embed_dims``.
+        cpe (bool): Convolutional position encoding before attention.
+        window_size (int): VSA window size.
+        qk_scale (float, optional): Attention scale; the official cells use
+            ``(PRM channels // num_heads) ** -0.5``, which the backbone
+            passes.
+        mlp_ratio (float): MLP width ratio (1 in the official cells).
+        drop_path_rate (float): Drop path of the PCM and MLP terms.
+        with_cp (bool): Gradient checkpointing.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 embed_dims: int,
+                 token_dims: int,
+                 stride: int,
+                 kernel_size: int,
+                 dilations: Sequence[int],
+                 num_heads: int,
+                 groups: int,
+                 wide_pcm: bool,
+                 cpe: bool,
+                 window_size: int = 7,
+                 qk_scale: Optional[float] = None,
+                 mlp_ratio: float = 1.,
+                 drop_path_rate: float = 0.,
+                 with_cp: bool = False) -> None:
+        super().__init__()
+        if stride not in (2, 4):
+            raise ValueError(f'stride must be 2 or 4, got {stride}')
+        self.with_cp = with_cp
+        self.prm = PyramidReduction(in_channels, embed_dims, kernel_size,
+                                    stride, dilations)
+        prm_dims = self.prm.out_channels
+        self.cpe = ConvPosEnc(prm_dims, 7) if cpe else None
+        self.norm1 = nn.LayerNorm(prm_dims, eps=1e-5)
+        self.attn = VSAWindowAttention(
+            prm_dims,
+            num_heads,
+            window_size=window_size,
+            qk_scale=qk_scale,
+            out_dims=token_dims)
+        pcm_strides = (2, 2, 1) if stride == 4 else (2, 1, 1)
+        hidden = 2 * token_dims if wide_pcm else embed_dims
+        self.pcm = parallel_conv_branch(
+            (in_channels, hidden, hidden, token_dims), pcm_strides, groups)
+        self.drop_path = DropPath(drop_path_rate)
+        self.norm2 = nn.LayerNorm(token_dims, eps=1e-5)
+        self.ffn = FFN(
+            embed_dims=token_dims,
+            feedforward_channels=int(token_dims * mlp_ratio),
+            act_cfg=dict(type='GELU'),
+            dropout_layer=dict(type='DropPath', drop_prob=drop_path_rate),
+            add_identity=True)
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
+        """(B, C_in, H, W) -> tokens (B, H' * W', token_dims), (H', W')."""
+
+        def cell(x: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
+            reduced = self.prm(x)
+            hw_shape = tuple(reduced.shape[-2:])
+            tokens = _to_tokens(reduced)
+            if self.cpe is not None:
+                tokens = tokens + self.cpe(tokens, hw_shape)
+            out = self.attn(self.norm1(tokens), hw_shape)
+            out = out + self.drop_path(_to_tokens(self.pcm(x)))
+            return self.ffn(self.norm2(out), identity=out), hw_shape
+
+        if self.with_cp and x.requires_grad:
+            return cp.checkpoint(cell, x, use_reentrant=False)
+        return cell(x)
+
+
+class NormalCell(BaseModule):
+    """ViTAEv2 normal cell with VSA.
+
+    ``a = VSA(LN(x + CPE(x)))`` (the position encoding feeds the attention
+    only); ``x = x + DropPath(a) + DropPath(PCM(x))``;
+    ``x = x + DropPath(MLP(LN(x)))``.
+
+    Args:
+        embed_dims (int): Channels D.
+        num_heads (int): Attention heads.
+        groups (int): PCM groups.
+        cpe (bool): Convolutional position encoding before attention.
+        window_size (int): VSA window size.
+        mlp_ratio (float): MLP (and PCM hidden) width ratio.
+        drop_path_rate (float): Drop path rate.
+        with_cp (bool): Gradient checkpointing.
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 groups: int,
+                 cpe: bool,
+                 window_size: int = 7,
+                 mlp_ratio: float = 4.,
+                 drop_path_rate: float = 0.,
+                 with_cp: bool = False) -> None:
+        super().__init__()
+        self.with_cp = with_cp
+        hidden = int(embed_dims * mlp_ratio)
+        self.cpe = ConvPosEnc(embed_dims, 7) if cpe else None
+        self.norm1 = nn.LayerNorm(embed_dims, eps=1e-6)
+        self.attn = VSAWindowAttention(
+            embed_dims, num_heads, window_size=window_size)
+        self.pcm = parallel_conv_branch(
+            (embed_dims, hidden, embed_dims, embed_dims), (1, 1, 1), groups)
+        self.drop_path = DropPath(drop_path_rate)
+        self.norm2 = nn.LayerNorm(embed_dims, eps=1e-6)
+        self.ffn = FFN(
+            embed_dims=embed_dims,
+            feedforward_channels=hidden,
+            act_cfg=dict(type='GELU'),
+            dropout_layer=dict(type='DropPath', drop_prob=drop_path_rate),
+            add_identity=True)
+
+    def forward(self, x: Tensor, hw_shape: Tuple[int, int]) -> Tensor:
+        """Tokens (B, H * W, D) -> (B, H * W, D)."""
+
+        def cell(x: Tensor) -> Tensor:
+            attn_in = x if self.cpe is None else x + self.cpe(x, hw_shape)
+            attn = self.attn(self.norm1(attn_in), hw_shape)
+            conv = _to_tokens(self.pcm(_to_map(x, hw_shape)))
+            x = x + self.drop_path(attn) + self.drop_path(conv)
+            return self.ffn(self.norm2(x), identity=x)
+
+        if self.with_cp and x.requires_grad:
+            return cp.checkpoint(cell, x, use_reentrant=False)
+        return cell(x)
+
+
+class ViTAEv2Stage(BaseModule):
+    """A reduction cell followed by normal cells.
+
+    Args:
+        reduction (ReductionCell): The stage's reduction cell.
+        normals (list[NormalCell]): The stage's normal cells.
+    """
+
+    def __init__(self, reduction: ReductionCell,
+                 normals: List[NormalCell]) -> None:
+        super().__init__()
+        self.reduction = reduction
+        self.normals = ModuleList(normals)
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
+        """(B, C_in, H, W) -> tokens (B, H' * W', token_dims), (H', W')."""
+        tokens, hw_shape = self.reduction(x)
+        for cell in self.normals:
+            tokens = cell(tokens, hw_shape)
+        return tokens, hw_shape
+
+
+@MODELS.register_module()
+class ViTAEv2VSA(BaseModule):
+    """ViTAEv2 with varied-size window attention in every cell.
+
+    Four stages, each a reduction cell (pyramid reduction + VSA + parallel
+    convolutions) followed by normal cells (VSA in parallel with grouped
+    convolutions). The model is stem-free: stage 1's reduction cell works
+    on the image. Inputs of any size work; outputs are NCHW maps at strides
+    4, 8, 16 and 32 with ``token_dims`` channels.
+
+    The presets reproduce the official ViTAE-VSA models
+    (``Image-Classification/vitaev2_vsa/models.py``), including the
+    reduction cells' attention scale ``(PRM channels // heads) ** -0.5``.
+
+    Papers: `VSA <https://arxiv.org/abs/2204.08446>`_,
+    `ViTAEv2 <https://arxiv.org/abs/2202.10108>`_.
+
+    Args:
+        arch (str | dict): ``'s'``/``'small'``, ``'48m'``, ``'b'``/``'base'``,
+            or a dict with the keys of :attr:`arch_zoo`'s entries.
+            Defaults to ``'s'``.
+        in_channels (int): Image channels. Defaults to 3.
+        window_size (int): VSA window size. Defaults to 7.
+        drop_path_rate (float): Stochastic depth of the last normal cell;
+            rates rise linearly over all normal cells. Defaults to 0.1.
+        out_indices (Sequence[int]): Stages to output. Defaults to
+            (0, 1, 2, 3).
+        frozen_stages (int): Stages 0..frozen_stages-1 get no gradients and
+            stay in eval mode (-1: none). Defaults to -1.
+        norm_eval (bool): Keep BatchNorm layers (in the PCMs) in eval mode
+            during training. Defaults to False.
+        with_cp (bool): Gradient checkpointing of every cell.
+            Defaults to False.
+        init_cfg (dict | list[dict], optional): Initialisation; truncated
+            normal Linear layers (std 0.02) and unit LayerNorms when None.
+            Defaults to None.
+
+    Examples:
+        >>> import torch
+        >>> from vsa_mm.models import ViTAEv2VSA
+        >>> model = ViTAEv2VSA('s').eval()
+        >>> outs = model(torch.rand(1, 3, 112, 137))
+        >>> [tuple(out.shape) for out in outs]
+        [(1, 64, 28, 35), (1, 128, 14, 18), (1, 256, 7, 9), (1, 512, 4, 5)]
+    """
+
+    _common = dict(
+        strides=[4, 2, 2, 2],
+        kernel_sizes=[7, 3, 3, 3],
+        dilations=[[1, 2, 3, 4], [1, 2, 3], [1, 2], [1, 2]],
+        nc_groups=[1, 32, 64, 128],
+        rc_groups=[1, 16, 32, 64],
+        mlp_ratio=4.,
+        cpe=True)
+    arch_zoo: Dict[str, dict] = {
+        **dict.fromkeys(['s', 'small'], dict(
+            embed_dims=[64, 64, 128, 256],
+            token_dims=[64, 128, 256, 512],
+            depths=[2, 2, 8, 2],
+            nc_heads=[2, 4, 8, 16],
+            rc_heads=[2, 2, 4, 8],
+            wide_pcm=False, **_common)),
+        '48m': dict(
+            embed_dims=[96, 96, 192, 384],
+            token_dims=[96, 192, 384, 768],
+            depths=[2, 2, 11, 2],
+            nc_heads=[3, 6, 12, 24],
+            rc_heads=[3, 6, 12, 24],
+            wide_pcm=True, **_common),
+        **dict.fromkeys(['b', 'base'], dict(
+            embed_dims=[128, 128, 256, 512],
+            token_dims=[128, 256, 512, 1024],
+            depths=[2, 2, 12, 2],
+            nc_heads=[4, 8, 16, 32],
+            rc_heads=[4, 8, 16, 32],
+            wide_pcm=True, **_common)),
+    }
+
+    def __init__(self,
+                 arch: Union[str, dict] = 's',
+                 in_channels: int = 3,
+                 window_size: int = 7,
+                 drop_path_rate: float = 0.1,
+                 out_indices: Sequence[int] = (0, 1, 2, 3),
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 init_cfg: Union[dict, List[dict], None] = None) -> None:
+        if init_cfg is None:
+            init_cfg = [
+                dict(type='TruncNormal', layer='Linear', std=.02, bias=0.),
+                dict(type='Constant', layer='LayerNorm', val=1., bias=0.)
+            ]
+        super().__init__(init_cfg=init_cfg)
+        self.arch_settings = self._resolve_arch(arch)
+        settings = self.arch_settings
+        num_stages = len(settings['depths'])
+        self.out_indices = tuple(i + num_stages if i < 0 else i
+                                 for i in out_indices)
+        if not self.out_indices or any(not 0 <= i < num_stages
+                                       for i in self.out_indices):
+            raise ValueError(f'out_indices must index the {num_stages} '
+                             f'stages, got {tuple(out_indices)}')
+        if not -1 <= frozen_stages <= num_stages:
+            raise ValueError(f'frozen_stages must be in [-1, {num_stages}], '
+                             f'got {frozen_stages}')
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self.num_features = list(settings['token_dims'])
+
+        rates = torch.linspace(0, drop_path_rate,
+                               sum(settings['depths'])).tolist()
+        self.stages = ModuleList()
+        channels, start = in_channels, 0
+        for i in range(num_stages):
+            prm_dims = settings['embed_dims'][i] * len(
+                settings['dilations'][i])
+            reduction = ReductionCell(
+                in_channels=channels,
+                embed_dims=settings['embed_dims'][i],
+                token_dims=settings['token_dims'][i],
+                stride=settings['strides'][i],
+                kernel_size=settings['kernel_sizes'][i],
+                dilations=settings['dilations'][i],
+                num_heads=settings['rc_heads'][i],
+                groups=settings['rc_groups'][i],
+                wide_pcm=settings['wide_pcm'],
+                cpe=settings['cpe'],
+                window_size=window_size,
+                qk_scale=(prm_dims // settings['rc_heads'][i])**-0.5,
+                with_cp=with_cp)
+            normals = [
+                NormalCell(
+                    settings['token_dims'][i],
+                    settings['nc_heads'][i],
+                    groups=settings['nc_groups'][i],
+                    cpe=settings['cpe'],
+                    window_size=window_size,
+                    mlp_ratio=settings['mlp_ratio'],
+                    drop_path_rate=rates[start + j],
+                    with_cp=with_cp) for j in range(settings['depths'][i])
+            ]
+            self.stages.append(ViTAEv2Stage(reduction, normals))
+            channels = settings['token_dims'][i]
+            start += settings['depths'][i]
+        self._freeze_stages()
+
+    @classmethod
+    def _resolve_arch(cls, arch: Union[str, dict]) -> dict:
+        if isinstance(arch, str):
+            if arch.lower() not in cls.arch_zoo:
+                raise ValueError(f'arch {arch!r} is not one of '
+                                 f'{sorted(cls.arch_zoo)}')
+            return cls.arch_zoo[arch.lower()]
+        if not isinstance(arch, dict):
+            raise TypeError(f'arch must be a str or a dict, got {arch!r}')
+        missing = set(cls.arch_zoo['s']) - set(arch)
+        if missing:
+            raise ValueError(f'arch dict misses {sorted(missing)}')
+        lengths = {
+            key: len(arch[key])
+            for key in ('embed_dims', 'token_dims', 'depths', 'nc_heads',
+                        'rc_heads', 'strides', 'kernel_sizes', 'dilations',
+                        'nc_groups', 'rc_groups')
+        }
+        if len(set(lengths.values())) != 1:
+            raise ValueError(f'arch lists differ in length: {lengths}')
+        return arch
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        """Extract multi-scale features.
+
+        Args:
+            x (Tensor): Images of shape (B, in_channels, H, W).
+
+        Returns:
+            tuple[Tensor]: For each of ``out_indices``, a map of shape
+            (B, token_dims[i], ceil(H / 4 / 2**i), ceil(W / 4 / 2**i)).
+        """
+        outs = []
+        for index, stage in enumerate(self.stages):
+            tokens, hw_shape = stage(x)
+            x = _to_map(tokens, hw_shape)
+            if index in self.out_indices:
+                outs.append(x.contiguous())
+        return tuple(outs)
+
+    def _freeze_stages(self) -> None:
+        for index in range(max(self.frozen_stages, 0)):
+            stage = self.stages[index]
+            stage.eval()
+            for param in stage.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True) -> 'ViTAEv2VSA':
+        """Set training mode, keeping frozen stages and (with
+        ``norm_eval``) BatchNorm layers in eval mode."""
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for module in self.modules():
+                if isinstance(module, _BatchNorm):
+                    module.eval()
+        return self
