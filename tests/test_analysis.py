@@ -1,0 +1,43 @@
+"""FLOP counting includes VSA's fused key/value sampling."""
+import subprocess
+import sys
+
+import torch
+
+from vsa_mm.analysis import count_flops_and_params
+from vsa_mm.models import VSAWindowAttention
+
+
+def test_vsa_layer_flops_match_a_hand_count():
+    channels, heads, window, side = 32, 2, 7, 14
+    layer = VSAWindowAttention(channels, heads, window_size=window).eval()
+    tokens = side * side
+    windows, per_window = (side // window)**2, window * window
+    head_dims = channels // heads
+    samples = windows * heads * per_window
+    expected = (
+        tokens * channels * channels  # q projection
+        + tokens * channels * 2 * channels  # k/v projection (fused)
+        + samples * 4 * 2 * head_dims  # bilinear gather, 4 neighbours
+        + 2 * windows * heads * per_window * per_window * head_dims  # attn
+        + tokens * channels * channels  # output projection
+        + 2 * windows * channels * 2 * heads)  # offset and scale heads
+    with torch.no_grad():
+        flops, params = count_flops_and_params(
+            layer, (torch.rand(1, tokens, channels), (side, side)))
+    assert flops == expected
+    assert params == sum(p.numel() for p in layer.parameters())
+
+
+def test_complexity_tool_prints_every_preset():
+    result = subprocess.run(
+        [sys.executable, 'tools/analysis_tools/model_complexity.py'],
+        check=True,
+        capture_output=True,
+        text=True)
+    rows = [line for line in result.stdout.splitlines()
+            if line.startswith('| ') and 'VSA' in line]
+    assert len(rows) == 6
+    swin_tiny = next(row for row in rows if row.startswith('| Swin-T'))
+    params, flops = (float(v) for v in swin_tiny.split('|')[3:5])
+    assert 27 < params < 30 and 4 < flops < 5.5
