@@ -1,9 +1,11 @@
 """Backbone step time and memory: VSA backbones vs their baselines.
 
 Swin-T + VSA (``vsa_mm.SwinTransformerVSA``) against mmpretrain's Swin-T,
-forward+backward at 224x224, batch 8, all four stage outputs summed into the
-loss. Timings are interleaved (each round runs every backbone once) and the
-median is reported. Memory is the bytes of the tensors autograd saves for
+and ViTAEv2*-S + VSA (``vsa_mm.ViTAEv2``, ``'s-vsa'``) against ViTAEv2*-S
+(``'s-window'``, window attention everywhere), forward+backward at
+224x224, batch 8, all four stage outputs summed into the loss. Timings are
+interleaved (each round runs every backbone once) and the median is
+reported. Memory is the bytes of the tensors autograd saves for
 backward, parameters excluded. VSA's regression heads get random non-zero
 weights so that sampling is not a no-op.
 
@@ -21,7 +23,7 @@ import torch
 import torch.nn as nn
 from mmpretrain.models import SwinTransformer
 
-from vsa_mm.models import SwinTransformerVSA, VSAWindowAttention
+from vsa_mm.models import SwinTransformerVSA, ViTAEv2, VSAWindowAttention
 
 from bench_vsa_layer import saved_tensor_bytes  # isort: skip
 
@@ -30,14 +32,20 @@ def build_pairs() -> Dict[str, Dict[str, nn.Module]]:
     torch.manual_seed(0)
     swin = SwinTransformer('tiny', out_indices=(0, 1, 2, 3))
     swin_vsa = SwinTransformerVSA('tiny')
-    for layer in swin_vsa.modules():
-        if isinstance(layer, VSAWindowAttention):
-            for head in (layer.sampling_offsets, layer.sampling_scales):
-                nn.init.normal_(head.proj.weight, std=0.02)
+    vitae_vsa = ViTAEv2('s-vsa')
+    for model in (swin_vsa, vitae_vsa):
+        for layer in model.modules():
+            if isinstance(layer, VSAWindowAttention):
+                for head in (layer.sampling_offsets, layer.sampling_scales):
+                    nn.init.normal_(head.proj.weight, std=0.02)
     return {
         'Swin-T': {
             'Swin-T (mmpretrain)': swin,
             'Swin-T + VSA': swin_vsa
+        },
+        'ViTAEv2*-S': {
+            'ViTAEv2*-S': ViTAEv2('s-window'),
+            'ViTAEv2*-S + VSA': vitae_vsa
         },
     }
 

@@ -17,7 +17,10 @@ def test_there_are_configs():
     names = {osp.basename(path) for path in CONFIGS}
     assert {
         'swin-tiny-vsa_8xb128_in1k.py', 'swin-small-vsa_8xb128_in1k.py',
-        'vitaev2-s-vsa_8xb128_in1k.py', 'vitaev2-48m-vsa_8xb128_in1k.py'
+        'vitaev2-s-vsa_8xb128_in1k.py', 'vitaev2-48m-vsa_8xb128_in1k.py',
+        'vitaev2-48m-vsa_in21k-pre_8xb128_in1k.py',
+        'vitaev2-b-vsa_in21k-pre_8xb128_in1k.py', 'vitaev2-s_8xb128_in1k.py',
+        'vitaev2-s-window_8xb128_in1k.py'
     } <= names
 
 
@@ -38,7 +41,10 @@ def test_classification_config_builds_and_computes_a_loss(path):
     model.init_weights()
     assert cfg.model.backbone.type.startswith('vsa_mm.')
     assert cfg.train_dataloader.batch_size * 8 == 1024
-    assert cfg.optim_wrapper.optimizer.lr == 5e-4
+    pretrained_on_22k = 'in21k-pre' in path
+    assert cfg.optim_wrapper.optimizer.lr == (2e-5 if pretrained_on_22k
+                                              else 5e-4)
+    assert cfg.train_cfg.max_epochs == (30 if pretrained_on_22k else 300)
     samples = [DataSample().set_gt_label(label) for label in (1, 7)]
     data = model.data_preprocessor(
         dict(inputs=[torch.randint(0, 255, (3, 64, 64),

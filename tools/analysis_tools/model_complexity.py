@@ -13,15 +13,19 @@ import argparse
 import torch
 
 from vsa_mm.analysis import count_flops_and_params
-from vsa_mm.models import SwinTransformerVSA, ViTAEv2VSA
+from vsa_mm.models import SwinTransformerVSA, ViTAEv2
 
 PRESETS = (
     ('Swin-T + VSA', SwinTransformerVSA, 'tiny'),
     ('Swin-S + VSA', SwinTransformerVSA, 'small'),
     ('Swin-B + VSA', SwinTransformerVSA, 'base'),
-    ('ViTAEv2*-S + VSA', ViTAEv2VSA, 's'),
-    ('ViTAEv2*-48M + VSA', ViTAEv2VSA, '48m'),
-    ('ViTAEv2*-B + VSA', ViTAEv2VSA, 'b'),
+    ('ViTAEv2*-S + VSA', ViTAEv2, 's-vsa'),
+    ('ViTAEv2*-48M + VSA', ViTAEv2, '48m-vsa'),
+    ('ViTAEv2*-B + VSA', ViTAEv2, 'b-vsa'),
+    ('ViTAEv2-S', ViTAEv2, 's'),
+    ('ViTAEv2-48M', ViTAEv2, '48m'),
+    ('ViTAEv2-B', ViTAEv2, 'b'),
+    ('ViTAEv2*-S', ViTAEv2, 's-window'),
 )
 
 

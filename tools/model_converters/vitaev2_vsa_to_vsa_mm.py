@@ -30,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     arch = convert_vitaev2_vsa_file(args.src, args.dst, prefer_ema=args.ema)
     MMLogger.get_instance('vsa_mm').info(
-        f'wrote {args.dst} (ViTAEv2VSA arch={arch!r})')
+        f'wrote {args.dst} (ViTAEv2 arch={arch!r})')
 
 
 if __name__ == '__main__':

@@ -1,7 +1,9 @@
 """Models of vsa_mm: the VSA layer and the backbones built on it."""
-from .backbones import SwinTransformerVSA, ViTAEv2VSA
-from .layers import ConvPosEnc, VSAWindowAttention
+from .backbones import SwinTransformerVSA, ViTAEv2
+from .layers import (ConvPosEnc, MultiheadSelfAttention,
+                     VSAWindowAttention)
 
 __all__ = [
-    'ConvPosEnc', 'SwinTransformerVSA', 'ViTAEv2VSA', 'VSAWindowAttention'
+    'ConvPosEnc', 'MultiheadSelfAttention', 'SwinTransformerVSA', 'ViTAEv2',
+    'VSAWindowAttention'
 ]

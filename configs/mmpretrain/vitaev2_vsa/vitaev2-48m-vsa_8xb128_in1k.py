@@ -14,8 +14,8 @@ custom_imports = dict(imports=['vsa_mm'], allow_failed_imports=False)
 model = dict(
     backbone=dict(
         _delete_=True,
-        type='vsa_mm.ViTAEv2VSA',
-        arch='48m',
+        type='vsa_mm.ViTAEv2',
+        arch='48m-vsa',
         drop_path_rate=0.2,
         out_indices=(3, )),
     head=dict(in_channels=768))

@@ -14,8 +14,8 @@ custom_imports = dict(imports=['vsa_mm'], allow_failed_imports=False)
 model = dict(
     backbone=dict(
         _delete_=True,
-        type='vsa_mm.ViTAEv2VSA',
-        arch='s',
+        type='vsa_mm.ViTAEv2',
+        arch='s-vsa',
         drop_path_rate=0.1,
         out_indices=(3, )),
     head=dict(in_channels=512))

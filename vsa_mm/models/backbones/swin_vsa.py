@@ -8,14 +8,15 @@ from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks.drop import DropPath
 from mmcv.cnn.bricks.transformer import FFN, PatchEmbed, PatchMerging
 from mmengine.model import BaseModule, ModuleList
-from mmengine.runner.checkpoint import CheckpointLoader, load_state_dict
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from vsa_mm.registry import MODELS
 
 from ..layers import ConvPosEnc, VSAWindowAttention
-from ..utils import convert_swin, unwrap_state_dict
+from ..utils import convert_swin
+from ..utils.official_init import (load_official_checkpoint,
+                                   take_official_checkpoint)
 
 
 class SwinVSABlock(BaseModule):
@@ -242,15 +243,8 @@ class SwinTransformerVSA(BaseModule):
                  norm_cfg: dict = dict(type='LN'),
                  convert_weights: bool = False,
                  init_cfg: Union[dict, List[dict], None] = None) -> None:
-        self._official_checkpoint: Optional[str] = None
-        if convert_weights:
-            if not (isinstance(init_cfg, dict)
-                    and init_cfg.get('type') == 'Pretrained'):
-                raise ValueError(
-                    'convert_weights=True needs init_cfg=dict('
-                    f"type='Pretrained', checkpoint=...), got {init_cfg!r}")
-            self._official_checkpoint = init_cfg['checkpoint']
-            init_cfg = None
+        init_cfg, self._official_checkpoint = take_official_checkpoint(
+            init_cfg, convert_weights)
         if init_cfg is None:
             init_cfg = [
                 dict(type='TruncNormal', layer='Linear', std=.02, bias=0.),
@@ -367,10 +361,8 @@ class SwinTransformerVSA(BaseModule):
         """Initialise, then load a converted official checkpoint if any."""
         super().init_weights()
         if self._official_checkpoint is not None:
-            checkpoint = CheckpointLoader.load_checkpoint(
-                self._official_checkpoint, map_location='cpu')
-            backbone, _ = convert_swin(unwrap_state_dict(checkpoint))
-            load_state_dict(self, backbone, strict=False, logger='current')
+            load_official_checkpoint(self, self._official_checkpoint,
+                                     convert_swin)
 
     def _freeze_stages(self) -> None:
         frozen: List[nn.Module] = []

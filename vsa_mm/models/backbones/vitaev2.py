@@ -1,6 +1,6 @@
-"""ViTAEv2 with varied-size window attention (ViTAEv2 + VSA)."""
+"""ViTAEv2, with varied-size window attention (ViTAEv2 + VSA) or without."""
 import math
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -13,7 +13,11 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from vsa_mm.registry import MODELS
-from ..layers import ConvPosEnc, VSAWindowAttention
+from ..layers import (ConvPosEnc, MultiheadSelfAttention,
+                      VSAWindowAttention)
+from ..utils import convert_vitaev2_vsa
+from ..utils.official_init import (load_official_checkpoint,
+                                   take_official_checkpoint)
 
 
 def _to_map(tokens: Tensor, hw_shape: Tuple[int, int]) -> Tensor:
@@ -99,10 +103,10 @@ def parallel_conv_branch(channels: Sequence[int], strides: Sequence[int],
 
 
 class ReductionCell(BaseModule):
-    """ViTAEv2 reduction cell with VSA.
+    """ViTAEv2 reduction cell.
 
-    ``t = PRM(x)`` (+ ``CPE(t)``); ``a = VSA(LN(t))`` from the PRM width to
-    ``token_dims`` (no residual: the width changes);
+    ``t = PRM(x)`` (+ ``CPE(t)``); ``a = Attention(LN(t))`` from the PRM
+    width to ``token_dims`` (no residual: the width changes);
     ``y = a + DropPath(PCM(x))``; ``y = y + DropPath(MLP(LN(y)))``.
 
     Args:
@@ -112,15 +116,12 @@ class ReductionCell(BaseModule):
         stride (int): Downsampling ratio (4 or 2).
         kernel_size (int): PRM kernel size.
         dilations (Sequence[int]): PRM dilations.
-        num_heads (int): Attention heads.
         groups (int): PCM groups.
         wide_pcm (bool): PCM hidden width ``2 * token_dims`` instead of
             ``embed_dims``.
         cpe (bool): Convolutional position encoding before attention.
-        window_size (int): VSA window size.
-        qk_scale (float, optional): Attention scale; the official cells use
-            ``(PRM channels // num_heads) ** -0.5``, which the backbone
-            passes.
+        attention (nn.Module): Maps (B, N, PRM width) tokens and their
+            ``hw_shape`` to (B, N, token_dims).
         mlp_ratio (float): MLP width ratio (1 in the official cells).
         drop_path_rate (float): Drop path of the PCM and MLP terms.
         with_cp (bool): Gradient checkpointing.
@@ -133,12 +134,10 @@ class ReductionCell(BaseModule):
                  stride: int,
                  kernel_size: int,
                  dilations: Sequence[int],
-                 num_heads: int,
                  groups: int,
                  wide_pcm: bool,
                  cpe: bool,
-                 window_size: int = 7,
-                 qk_scale: Optional[float] = None,
+                 attention: nn.Module,
                  mlp_ratio: float = 1.,
                  drop_path_rate: float = 0.,
                  with_cp: bool = False) -> None:
@@ -151,12 +150,7 @@ class ReductionCell(BaseModule):
         prm_dims = self.prm.out_channels
         self.cpe = ConvPosEnc(prm_dims, 7) if cpe else None
         self.norm1 = nn.LayerNorm(prm_dims, eps=1e-5)
-        self.attn = VSAWindowAttention(
-            prm_dims,
-            num_heads,
-            window_size=window_size,
-            qk_scale=qk_scale,
-            out_dims=token_dims)
+        self.attn = attention
         pcm_strides = (2, 2, 1) if stride == 4 else (2, 1, 1)
         hidden = 2 * token_dims if wide_pcm else embed_dims
         self.pcm = parallel_conv_branch(
@@ -189,18 +183,18 @@ class ReductionCell(BaseModule):
 
 
 class NormalCell(BaseModule):
-    """ViTAEv2 normal cell with VSA.
+    """ViTAEv2 normal cell.
 
-    ``a = VSA(LN(x + CPE(x)))`` (the position encoding feeds the attention
-    only); ``x = x + DropPath(a) + DropPath(PCM(x))``;
+    ``a = Attention(LN(x + CPE(x)))`` (the position encoding feeds the
+    attention only); ``x = x + DropPath(a) + DropPath(PCM(x))``;
     ``x = x + DropPath(MLP(LN(x)))``.
 
     Args:
         embed_dims (int): Channels D.
-        num_heads (int): Attention heads.
         groups (int): PCM groups.
         cpe (bool): Convolutional position encoding before attention.
-        window_size (int): VSA window size.
+        attention (nn.Module): Maps (B, N, D) tokens and their ``hw_shape``
+            to (B, N, D).
         mlp_ratio (float): MLP (and PCM hidden) width ratio.
         drop_path_rate (float): Drop path rate.
         with_cp (bool): Gradient checkpointing.
@@ -208,10 +202,9 @@ class NormalCell(BaseModule):
 
     def __init__(self,
                  embed_dims: int,
-                 num_heads: int,
                  groups: int,
                  cpe: bool,
-                 window_size: int = 7,
+                 attention: nn.Module,
                  mlp_ratio: float = 4.,
                  drop_path_rate: float = 0.,
                  with_cp: bool = False) -> None:
@@ -220,8 +213,7 @@ class NormalCell(BaseModule):
         hidden = int(embed_dims * mlp_ratio)
         self.cpe = ConvPosEnc(embed_dims, 7) if cpe else None
         self.norm1 = nn.LayerNorm(embed_dims, eps=1e-6)
-        self.attn = VSAWindowAttention(
-            embed_dims, num_heads, window_size=window_size)
+        self.attn = attention
         self.pcm = parallel_conv_branch(
             (embed_dims, hidden, embed_dims, embed_dims), (1, 1, 1), groups)
         self.drop_path = DropPath(drop_path_rate)
@@ -270,29 +262,94 @@ class ViTAEv2Stage(BaseModule):
         return tokens, hw_shape
 
 
+def build_cell_attention(kind: str, in_dims: int, out_dims: int,
+                         num_heads: int, window_size: int,
+                         reduction: bool) -> nn.Module:
+    """The attention of one ViTAEv2 cell, as the official models define it.
+
+    Args:
+        kind (str): ``'vsa'`` (:class:`VSAWindowAttention`), ``'window'``
+            (non-shifted window attention without position bias) or
+            ``'full'`` (global attention).
+        in_dims (int): Input width (the PRM width in reduction cells).
+        out_dims (int): Output width.
+        num_heads (int): Attention heads.
+        window_size (int): Window size of ``'vsa'`` and ``'window'``.
+        reduction (bool): For a reduction cell: VSA's scale is then
+            ``(in_dims // heads) ** -0.5``, and full attention has no q/k/v
+            bias and adds its values to the output.
+
+    Returns:
+        nn.Module: ``attention(tokens, hw_shape)``.
+    """
+    if kind == 'vsa':
+        return VSAWindowAttention(
+            in_dims,
+            num_heads,
+            window_size=window_size,
+            qk_scale=(in_dims // num_heads)**-0.5 if reduction else None,
+            out_dims=out_dims)
+    if kind == 'window':
+        return MultiheadSelfAttention(
+            in_dims, num_heads, out_dims, window_size=window_size)
+    if kind == 'full':
+        return MultiheadSelfAttention(
+            in_dims,
+            num_heads,
+            out_dims,
+            qkv_bias=not reduction,
+            value_skip=reduction)
+    raise ValueError(f"attention kind must be 'vsa', 'window' or 'full', "
+                     f'got {kind!r}')
+
+
+_COMMON = dict(
+    strides=[4, 2, 2, 2],
+    kernel_sizes=[7, 3, 3, 3],
+    dilations=[[1, 2, 3, 4], [1, 2, 3], [1, 2], [1, 2]],
+    nc_groups=[1, 32, 64, 128],
+    rc_groups=[1, 16, 32, 64],
+    mlp_ratio=4.)
+_VSA = dict(attn_types=['vsa'] * 4, cpe=True, **_COMMON)
+_BASELINE = dict(
+    attn_types=['window', 'window', 'full', 'full'],
+    cpe=False,
+    wide_pcm=False,
+    **_COMMON)
+
+
 @MODELS.register_module()
-class ViTAEv2VSA(BaseModule):
-    """ViTAEv2 with varied-size window attention in every cell.
+class ViTAEv2(BaseModule):
+    """ViTAEv2, with varied-size window attention or the official attention.
 
-    Four stages, each a reduction cell (pyramid reduction + VSA + parallel
-    convolutions) followed by normal cells (VSA in parallel with grouped
-    convolutions). The model is stem-free: stage 1's reduction cell works
-    on the image. Inputs of any size work; outputs are NCHW maps at strides
-    4, 8, 16 and 32 with ``token_dims`` channels.
+    Four stages, each a reduction cell (pyramid reduction + attention +
+    parallel convolutions) followed by normal cells (attention in parallel
+    with grouped convolutions). The model is stem-free: stage 1's reduction
+    cell works on the image. Inputs of any size work; outputs are NCHW maps
+    at strides 4, 8, 16 and 32 with ``token_dims`` channels.
 
-    The presets reproduce the official ViTAE-VSA models
-    (``Image-Classification/vitaev2_vsa/models.py``), including the
-    reduction cells' attention scale ``(PRM channels // heads) ** -0.5``.
+    Presets (``arch``), one per model of the VSA paper's tables:
+
+    - ``'s-vsa'``, ``'48m-vsa'``, ``'b-vsa'``: ViTAEv2*-S/48M/B + VSA, with
+      VSA and a convolutional position encoding in every cell, as defined
+      in the official ViTAE-VSA code;
+    - ``'s'``, ``'48m'``, ``'b'``: the official ViTAEv2 baselines, with
+      window attention in stages 1-2 and full attention in stages 3-4;
+    - ``'s-window'``: ViTAEv2*-S, with window attention in all stages.
+
+    VSA cells use :class:`VSAWindowAttention`; the baselines use
+    :class:`MultiheadSelfAttention` (PyTorch's scaled dot-product
+    attention). Each cell's attention is built by
+    :func:`build_cell_attention`.
 
     Papers: `VSA <https://arxiv.org/abs/2204.08446>`_,
     `ViTAEv2 <https://arxiv.org/abs/2202.10108>`_.
 
     Args:
-        arch (str | dict): ``'s'``/``'small'``, ``'48m'``, ``'b'``/``'base'``,
-            or a dict with the keys of :attr:`arch_zoo`'s entries.
-            Defaults to ``'s'``.
+        arch (str | dict): A preset name, or a dict with the keys of
+            :attr:`arch_zoo`'s entries. Defaults to ``'s-vsa'``.
         in_channels (int): Image channels. Defaults to 3.
-        window_size (int): VSA window size. Defaults to 7.
+        window_size (int): Window size. Defaults to 7.
         drop_path_rate (float): Stochastic depth of the last normal cell;
             rates rise linearly over all normal cells. Defaults to 0.1.
         out_indices (Sequence[int]): Stages to output. Defaults to
@@ -303,53 +360,68 @@ class ViTAEv2VSA(BaseModule):
             during training. Defaults to False.
         with_cp (bool): Gradient checkpointing of every cell.
             Defaults to False.
+        convert_weights (bool): ``init_cfg``'s ``Pretrained`` checkpoint is
+            an official ViTAE-VSA classification checkpoint: convert its keys
+            while loading. Defaults to False.
         init_cfg (dict | list[dict], optional): Initialisation; truncated
             normal Linear layers (std 0.02) and unit LayerNorms when None.
             Defaults to None.
 
     Examples:
         >>> import torch
-        >>> from vsa_mm.models import ViTAEv2VSA
-        >>> model = ViTAEv2VSA('s').eval()
+        >>> from vsa_mm.models import ViTAEv2
+        >>> model = ViTAEv2('s-vsa').eval()
         >>> outs = model(torch.rand(1, 3, 112, 137))
         >>> [tuple(out.shape) for out in outs]
         [(1, 64, 28, 35), (1, 128, 14, 18), (1, 256, 7, 9), (1, 512, 4, 5)]
     """
 
-    _common = dict(
-        strides=[4, 2, 2, 2],
-        kernel_sizes=[7, 3, 3, 3],
-        dilations=[[1, 2, 3, 4], [1, 2, 3], [1, 2], [1, 2]],
-        nc_groups=[1, 32, 64, 128],
-        rc_groups=[1, 16, 32, 64],
-        mlp_ratio=4.,
-        cpe=True)
     arch_zoo: Dict[str, dict] = {
-        **dict.fromkeys(['s', 'small'], dict(
+        's-vsa': dict(
             embed_dims=[64, 64, 128, 256],
             token_dims=[64, 128, 256, 512],
             depths=[2, 2, 8, 2],
             nc_heads=[2, 4, 8, 16],
             rc_heads=[2, 2, 4, 8],
-            wide_pcm=False, **_common)),
-        '48m': dict(
+            wide_pcm=False, **_VSA),
+        '48m-vsa': dict(
             embed_dims=[96, 96, 192, 384],
             token_dims=[96, 192, 384, 768],
             depths=[2, 2, 11, 2],
             nc_heads=[3, 6, 12, 24],
             rc_heads=[3, 6, 12, 24],
-            wide_pcm=True, **_common),
-        **dict.fromkeys(['b', 'base'], dict(
+            wide_pcm=True, **_VSA),
+        'b-vsa': dict(
             embed_dims=[128, 128, 256, 512],
             token_dims=[128, 256, 512, 1024],
             depths=[2, 2, 12, 2],
             nc_heads=[4, 8, 16, 32],
             rc_heads=[4, 8, 16, 32],
-            wide_pcm=True, **_common)),
+            wide_pcm=True, **_VSA),
+        's': dict(
+            embed_dims=[64, 64, 128, 256],
+            token_dims=[64, 128, 256, 512],
+            depths=[2, 2, 8, 2],
+            nc_heads=[1, 2, 4, 8],
+            rc_heads=[1, 1, 2, 4], **_BASELINE),
+        '48m': dict(
+            embed_dims=[64, 64, 192, 384],
+            token_dims=[96, 192, 384, 768],
+            depths=[2, 2, 11, 2],
+            nc_heads=[1, 2, 4, 8],
+            rc_heads=[1, 1, 2, 4], **_BASELINE),
+        'b': dict(
+            embed_dims=[96, 96, 256, 512],
+            token_dims=[128, 256, 512, 1024],
+            depths=[2, 2, 12, 2],
+            nc_heads=[1, 4, 8, 16],
+            rc_heads=[1, 1, 4, 8], **_BASELINE),
     }
+    arch_zoo['s-window'] = dict(
+        arch_zoo['s'], attn_types=['window'] * 4)
 
     def __init__(self,
-                 arch: Union[str, dict] = 's',
+                 arch: Union[str, dict] = 's-vsa',
                  in_channels: int = 3,
                  window_size: int = 7,
                  drop_path_rate: float = 0.1,
@@ -357,7 +429,10 @@ class ViTAEv2VSA(BaseModule):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
+                 convert_weights: bool = False,
                  init_cfg: Union[dict, List[dict], None] = None) -> None:
+        init_cfg, self._official_checkpoint = take_official_checkpoint(
+            init_cfg, convert_weights)
         if init_cfg is None:
             init_cfg = [
                 dict(type='TruncNormal', layer='Linear', std=.02, bias=0.),
@@ -385,35 +460,39 @@ class ViTAEv2VSA(BaseModule):
         self.stages = ModuleList()
         channels, start = in_channels, 0
         for i in range(num_stages):
+            kind = settings['attn_types'][i]
+            token_dims = settings['token_dims'][i]
             prm_dims = settings['embed_dims'][i] * len(
                 settings['dilations'][i])
             reduction = ReductionCell(
                 in_channels=channels,
                 embed_dims=settings['embed_dims'][i],
-                token_dims=settings['token_dims'][i],
+                token_dims=token_dims,
                 stride=settings['strides'][i],
                 kernel_size=settings['kernel_sizes'][i],
                 dilations=settings['dilations'][i],
-                num_heads=settings['rc_heads'][i],
                 groups=settings['rc_groups'][i],
                 wide_pcm=settings['wide_pcm'],
                 cpe=settings['cpe'],
-                window_size=window_size,
-                qk_scale=(prm_dims // settings['rc_heads'][i])**-0.5,
+                attention=build_cell_attention(
+                    kind, prm_dims, token_dims, settings['rc_heads'][i],
+                    window_size, reduction=True),
                 with_cp=with_cp)
             normals = [
                 NormalCell(
-                    settings['token_dims'][i],
-                    settings['nc_heads'][i],
+                    token_dims,
                     groups=settings['nc_groups'][i],
                     cpe=settings['cpe'],
-                    window_size=window_size,
+                    attention=build_cell_attention(
+                        kind, token_dims, token_dims,
+                        settings['nc_heads'][i], window_size,
+                        reduction=False),
                     mlp_ratio=settings['mlp_ratio'],
                     drop_path_rate=rates[start + j],
                     with_cp=with_cp) for j in range(settings['depths'][i])
             ]
             self.stages.append(ViTAEv2Stage(reduction, normals))
-            channels = settings['token_dims'][i]
+            channels = token_dims
             start += settings['depths'][i]
         self._freeze_stages()
 
@@ -426,14 +505,14 @@ class ViTAEv2VSA(BaseModule):
             return cls.arch_zoo[arch.lower()]
         if not isinstance(arch, dict):
             raise TypeError(f'arch must be a str or a dict, got {arch!r}')
-        missing = set(cls.arch_zoo['s']) - set(arch)
+        missing = set(cls.arch_zoo['s-vsa']) - set(arch)
         if missing:
             raise ValueError(f'arch dict misses {sorted(missing)}')
         lengths = {
             key: len(arch[key])
             for key in ('embed_dims', 'token_dims', 'depths', 'nc_heads',
                         'rc_heads', 'strides', 'kernel_sizes', 'dilations',
-                        'nc_groups', 'rc_groups')
+                        'nc_groups', 'rc_groups', 'attn_types')
         }
         if len(set(lengths.values())) != 1:
             raise ValueError(f'arch lists differ in length: {lengths}')
@@ -457,6 +536,13 @@ class ViTAEv2VSA(BaseModule):
                 outs.append(x.contiguous())
         return tuple(outs)
 
+    def init_weights(self) -> None:
+        """Initialise, then load a converted official checkpoint if any."""
+        super().init_weights()
+        if self._official_checkpoint is not None:
+            load_official_checkpoint(self, self._official_checkpoint,
+                                     convert_vitaev2_vsa)
+
     def _freeze_stages(self) -> None:
         for index in range(max(self.frozen_stages, 0)):
             stage = self.stages[index]
@@ -464,7 +550,7 @@ class ViTAEv2VSA(BaseModule):
             for param in stage.parameters():
                 param.requires_grad = False
 
-    def train(self, mode: bool = True) -> 'ViTAEv2VSA':
+    def train(self, mode: bool = True) -> 'ViTAEv2':
         """Set training mode, keeping frozen stages and (with
         ``norm_eval``) BatchNorm layers in eval mode."""
         super().train(mode)

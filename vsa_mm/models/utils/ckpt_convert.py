@@ -234,7 +234,7 @@ _VITAE_CELL_RULES = (
 
 def convert_vitaev2_vsa(
         state_dict: Mapping[str, Tensor]) -> Tuple[StateDict, StateDict]:
-    """Official ViTAE-VSA classification weights to :class:`ViTAEv2VSA`.
+    """Official ViTAE-VSA classification weights to :class:`ViTAEv2`.
 
     The source layout is ViTAE-VSA's
     ``Image-Classification/vitaev2_vsa``: ``layers.<i>.RC`` (reduction cell:

@@ -78,7 +78,7 @@ def convert_vitaev2_vsa_file(src: str,
                              prefer_ema: bool = False) -> str:
     """Convert an official ViTAE-VSA classification checkpoint file.
 
-    The preset is the one of :class:`ViTAEv2VSA`'s ``arch_zoo`` into which
+    The preset is the one of :class:`ViTAEv2`'s ``arch_zoo`` into which
     the converted weights load with ``strict=True``. The output is written
     as by :func:`convert_swin_file`.
 
@@ -88,25 +88,25 @@ def convert_vitaev2_vsa_file(src: str,
         prefer_ema (bool): Use ``state_dict_ema`` when present.
 
     Returns:
-        str: The preset's name (``'s'``, ``'48m'`` or ``'b'``).
+        str: The preset's name (``'s-vsa'``, ``'48m-vsa'`` or ``'b-vsa'``).
 
     Raises:
         ValueError: If no preset matches the weights.
     """
-    from vsa_mm.models.backbones import ViTAEv2VSA
+    from vsa_mm.models.backbones import ViTAEv2
     checkpoint = CheckpointLoader.load_checkpoint(src, map_location='cpu')
     backbone, head = convert_vitaev2_vsa(
         unwrap_state_dict(checkpoint, prefer_ema))
     mismatches = {}
-    for arch in ('s', '48m', 'b'):
+    for arch in ('s-vsa', '48m-vsa', 'b-vsa'):
         try:
-            ViTAEv2VSA(arch).load_state_dict(backbone, strict=True)
+            ViTAEv2(arch).load_state_dict(backbone, strict=True)
         except RuntimeError as error:
             mismatches[arch] = str(error).split('\n')[1:3]
             continue
         _save_classifier(dst, backbone, head, src, arch=arch)
         return arch
-    raise ValueError(f'{src} matches no ViTAEv2VSA preset: {mismatches}')
+    raise ValueError(f'{src} matches no ViTAEv2 preset: {mismatches}')
 
 
 def _save_classifier(dst: str, backbone: dict, head: dict, src: str,

@@ -10,12 +10,12 @@ import torch
 import torch.nn.functional as F
 from mmengine.registry import DefaultScope
 
-from vsa_mm.models import ViTAEv2VSA
+from vsa_mm.models import ViTAEv2
 from vsa_mm.models.backbones.vitaev2 import PyramidReduction
 from vsa_mm.models.utils import convert_vitaev2_vsa
 
 SMALL = dict(
-    ViTAEv2VSA.arch_zoo['s'],
+    ViTAEv2.arch_zoo['s-vsa'],
     embed_dims=[16, 16, 32, 32],
     token_dims=[16, 32, 64, 64],
     depths=[1, 1, 1, 1],
@@ -112,11 +112,17 @@ def official_vitaev2_vsa_state_dict(settings, window=7, classes=10, seed=0):
     return state
 
 
-@pytest.mark.parametrize('arch,channels', [('s', (64, 128, 256, 512)),
-                                           ('48m', (96, 192, 384, 768)),
-                                           ('b', (128, 256, 512, 1024))])
+@pytest.mark.parametrize('arch,channels', [
+    ('s-vsa', (64, 128, 256, 512)),
+    ('48m-vsa', (96, 192, 384, 768)),
+    ('b-vsa', (128, 256, 512, 1024)),
+    ('s', (64, 128, 256, 512)),
+    ('48m', (96, 192, 384, 768)),
+    ('b', (128, 256, 512, 1024)),
+    ('s-window', (64, 128, 256, 512)),
+])
 def test_presets_output_shapes(arch, channels):
-    model = ViTAEv2VSA(arch).eval()
+    model = ViTAEv2(arch).eval()
     with torch.no_grad():
         outs = model(torch.rand(1, 3, 224, 224))
     assert [tuple(o.shape) for o in outs] == [
@@ -127,7 +133,7 @@ def test_presets_output_shapes(arch, channels):
 @pytest.mark.parametrize('hw', [(511, 511), (112, 137), (800, 1216),
                                 (65, 33)])
 def test_any_input_size(hw):
-    model = ViTAEv2VSA(SMALL).eval()
+    model = ViTAEv2(SMALL).eval()
     with torch.no_grad():
         outs = model(torch.rand(1, 3, *hw))
     height, width = math.ceil(hw[0] / 4), math.ceil(hw[1] / 4)
@@ -153,7 +159,7 @@ def test_pyramid_reduction_matches_official_padding(kernel, stride,
 
 
 def test_reduction_cell_scale_follows_its_input_width():
-    model = ViTAEv2VSA('s')
+    model = ViTAEv2('s-vsa')
     # stage 1: PRM width 64 * 4 = 256, 2 heads
     assert model.stages[0].reduction.attn.scale == pytest.approx(128**-0.5)
     assert model.stages[0].normals[0].attn.scale == pytest.approx(32**-0.5)
@@ -161,7 +167,7 @@ def test_reduction_cell_scale_follows_its_input_width():
 
 def test_normal_cell_position_encoding_feeds_attention_only():
     torch.manual_seed(0)
-    cell = ViTAEv2VSA(SMALL).stages[1].normals[0].eval()
+    cell = ViTAEv2(SMALL).stages[1].normals[0].eval()
     x = torch.randn(1, 49, 32)
     with torch.no_grad():
         cell.attn.proj.weight.zero_()
@@ -173,7 +179,7 @@ def test_normal_cell_position_encoding_feeds_attention_only():
 
 
 def test_drop_path_follows_the_running_depth():
-    model = ViTAEv2VSA('s', drop_path_rate=0.3)
+    model = ViTAEv2('s-vsa', drop_path_rate=0.3)
     rates = [
         cell.drop_path.drop_prob for stage in model.stages
         for cell in stage.normals
@@ -184,7 +190,7 @@ def test_drop_path_follows_the_running_depth():
 def test_official_checkpoint_converts_and_loads_strictly():
     official = official_vitaev2_vsa_state_dict(SMALL)
     backbone, head = convert_vitaev2_vsa(official)
-    model = ViTAEv2VSA(SMALL)
+    model = ViTAEv2(SMALL)
     model.load_state_dict(backbone, strict=True)
     assert set(head) == {'fc.weight', 'fc.bias'}
     # 1x1-convolution projections act on tokens as the Linear layers do
@@ -206,7 +212,7 @@ def test_unknown_keys_are_refused():
 
 def test_command_line_converter_recognises_the_preset(tmp_path):
     official = official_vitaev2_vsa_state_dict(
-        ViTAEv2VSA.arch_zoo['s'], classes=1000)
+        ViTAEv2.arch_zoo['s-vsa'], classes=1000)
     src, dst = tmp_path / 'official.pth', tmp_path / 'converted.pth'
     torch.save({'state_dict_ema': official}, src)
     result = subprocess.run([
@@ -216,9 +222,9 @@ def test_command_line_converter_recognises_the_preset(tmp_path):
                             check=True,
                             capture_output=True,
                             text=True)
-    assert "arch='s'" in result.stderr + result.stdout
-    model = ViTAEv2VSA(
-        's',
+    assert "arch='s-vsa'" in result.stderr + result.stdout
+    model = ViTAEv2(
+        's-vsa',
         init_cfg=dict(
             type='Pretrained', checkpoint=str(dst), prefix='backbone.'))
     model.init_weights()
@@ -228,7 +234,7 @@ def test_command_line_converter_recognises_the_preset(tmp_path):
 
 
 def test_frozen_stages_and_norm_eval():
-    model = ViTAEv2VSA(SMALL, frozen_stages=1, norm_eval=True)
+    model = ViTAEv2(SMALL, frozen_stages=1, norm_eval=True)
     model.train()
     stage0, stage1 = model.stages[0], model.stages[1]
     assert not stage0.training
@@ -240,8 +246,8 @@ def test_frozen_stages_and_norm_eval():
 
 def test_with_cp_gives_the_same_gradients():
     torch.manual_seed(0)
-    plain = ViTAEv2VSA(SMALL, drop_path_rate=0.)
-    checkpointed = ViTAEv2VSA(SMALL, drop_path_rate=0., with_cp=True)
+    plain = ViTAEv2(SMALL, drop_path_rate=0.)
+    checkpointed = ViTAEv2(SMALL, drop_path_rate=0., with_cp=True)
     checkpointed.load_state_dict(plain.state_dict())
     x = torch.rand(2, 3, 64, 56)
     sum(out.sum() for out in plain(x)).backward()
@@ -255,8 +261,8 @@ def test_with_cp_gives_the_same_gradients():
 def test_builds_from_each_library_registry(package):
     registry = importlib.import_module(f'{package}.registry').MODELS
     with DefaultScope.overwrite_default_scope(package):
-        model = registry.build(dict(type='vsa_mm.ViTAEv2VSA', arch=SMALL))
-    assert isinstance(model, ViTAEv2VSA)
+        model = registry.build(dict(type='vsa_mm.ViTAEv2', arch=SMALL))
+    assert isinstance(model, ViTAEv2)
 
 
 @pytest.mark.parametrize('kwargs,error,words', [
@@ -268,6 +274,20 @@ def test_builds_from_each_library_registry(package):
 ])
 def test_bad_arguments(kwargs, error, words):
     with pytest.raises(error) as info:
-        ViTAEv2VSA(**kwargs)
+        ViTAEv2(**kwargs)
     for word in words:
         assert word in str(info.value)
+
+
+def test_convert_weights_at_load_time(tmp_path):
+    official = official_vitaev2_vsa_state_dict(SMALL)
+    path = tmp_path / 'official.pth'
+    torch.save({'model': official}, path)
+    model = ViTAEv2(
+        SMALL,
+        convert_weights=True,
+        init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    model.init_weights()
+    expected, _ = convert_vitaev2_vsa(official)
+    for key, value in expected.items():
+        torch.testing.assert_close(model.state_dict()[key], value, msg=key)
