@@ -41,3 +41,15 @@ def test_complexity_tool_prints_every_preset():
     swin_tiny = next(row for row in rows if row.startswith('| Swin-T'))
     params, flops = (float(v) for v in swin_tiny.split('|')[3:5])
     assert 27 < params < 30 and 4 < flops < 5.5
+
+
+def test_sdpa_attention_is_counted():
+    from vsa_mm.models import MultiheadSelfAttention
+    channels, heads, tokens = 16, 4, 30
+    layer = MultiheadSelfAttention(channels, heads).eval()
+    with torch.no_grad():
+        flops, _ = count_flops_and_params(
+            layer, (torch.rand(2, tokens, channels), (5, 6)))
+    projections = 2 * tokens * channels * 4 * channels  # qkv + proj
+    attention = 2 * heads * tokens * tokens * 2 * (channels // heads)
+    assert flops == projections + attention

@@ -45,6 +45,9 @@ def test_classification_config_builds_and_computes_a_loss(path):
     assert cfg.optim_wrapper.optimizer.lr == (2e-5 if pretrained_on_22k
                                               else 5e-4)
     assert cfg.train_cfg.max_epochs == (30 if pretrained_on_22k else 300)
+    resize = cfg.test_dataloader.dataset.pipeline[1]
+    # Swin evaluates at crop 0.875 (256 -> 224), ViTAE at 0.9 (248 -> 224)
+    assert resize.scale == (248 if 'vitaev2' in path else 256)
     samples = [DataSample().set_gt_label(label) for label in (1, 7)]
     data = model.data_preprocessor(
         dict(inputs=[torch.randint(0, 255, (3, 64, 64),

@@ -291,3 +291,30 @@ def test_convert_weights_at_load_time(tmp_path):
     expected, _ = convert_vitaev2_vsa(official)
     for key, value in expected.items():
         torch.testing.assert_close(model.state_dict()[key], value, msg=key)
+
+
+def test_converted_checkpoint_loads_into_the_shipped_classifier(tmp_path):
+    """The outside check's path: CLI converter, then the fixed config."""
+    from mmengine.config import Config
+    from mmengine.runner import load_checkpoint
+    from mmpretrain.registry import MODELS
+    official = official_vitaev2_vsa_state_dict(
+        ViTAEv2.arch_zoo['s-vsa'], classes=1000)
+    src, dst = tmp_path / 'official.pth', tmp_path / 'converted.pth'
+    torch.save({'model': official}, src)
+    subprocess.run([
+        sys.executable, 'tools/model_converters/vitaev2_vsa_to_vsa_mm.py',
+        str(src), str(dst)
+    ],
+                   check=True,
+                   capture_output=True)
+    cfg = Config.fromfile(
+        'configs/mmpretrain/vitaev2_vsa/vitaev2-s-vsa_8xb128_in1k.py')
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        classifier = MODELS.build(cfg.model).eval()
+    load_checkpoint(classifier, str(dst), strict=True)
+    torch.testing.assert_close(classifier.head.fc.weight,
+                               official['head.weight'])
+    with torch.no_grad():
+        logits = classifier(torch.rand(1, 3, 224, 224), mode='tensor')
+    assert logits.shape == (1, 1000) and torch.isfinite(logits).all()

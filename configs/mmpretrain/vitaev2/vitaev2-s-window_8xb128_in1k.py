@@ -20,8 +20,20 @@ model = dict(
         out_indices=(3, )),
     head=dict(in_channels=512))
 
+# The official ViTAE evaluation (timm, crop_pct 0.9): short edge to 248.
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(
+        type='ResizeEdge',
+        scale=248,
+        edge='short',
+        backend='pillow',
+        interpolation='bicubic'),
+    dict(type='CenterCrop', crop_size=224),
+    dict(type='PackInputs'),
+]
 train_dataloader = dict(batch_size=128)
-val_dataloader = dict(batch_size=128)
-test_dataloader = dict(batch_size=128)
+val_dataloader = dict(batch_size=128, dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
 
 optim_wrapper = dict(optimizer=dict(lr=5e-4))
