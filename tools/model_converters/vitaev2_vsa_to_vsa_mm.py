@@ -14,24 +14,14 @@ SRC may be a bare state dict or wrapped under ``model``, ``state_dict`` or
 ``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.')`` for
 a detection or segmentation backbone.
 """
-import argparse
-
-from mmengine.logging import MMLogger
-
-from vsa_mm.models.utils.convert_files import convert_vitaev2_vsa_file
+from vsa_mm.models.utils.convert_files import (converter_cli,
+                                               convert_vitaev2_vsa_file)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('src', help='official checkpoint')
-    parser.add_argument('dst', help='output checkpoint')
-    parser.add_argument(
-        '--ema', action='store_true', help='prefer state_dict_ema')
-    args = parser.parse_args()
-    arch = convert_vitaev2_vsa_file(args.src, args.dst, prefer_ema=args.ema)
-    MMLogger.get_instance('vsa_mm').info(
-        f'wrote {args.dst} (ViTAEv2 arch={arch!r})')
+def convert(src: str, dst: str, prefer_ema: bool) -> str:
+    arch = convert_vitaev2_vsa_file(src, dst, prefer_ema=prefer_ema)
+    return f'wrote {dst} (ViTAEv2 arch={arch!r})'
 
 
 if __name__ == '__main__':
-    main()
+    converter_cli(__doc__, convert)

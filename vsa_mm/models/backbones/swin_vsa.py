@@ -9,14 +9,12 @@ from mmcv.cnn.bricks.drop import DropPath
 from mmcv.cnn.bricks.transformer import FFN, PatchEmbed, PatchMerging
 from mmengine.model import BaseModule, ModuleList
 from torch import Tensor
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from vsa_mm.registry import MODELS
 
 from ..layers import ConvPosEnc, VSAWindowAttention
 from ..utils import convert_swin
-from ..utils.official_init import (load_official_checkpoint,
-                                   take_official_checkpoint)
+from .base import VSABackboneBase
 
 
 class SwinVSABlock(BaseModule):
@@ -148,7 +146,7 @@ class SwinVSAStage(BaseModule):
 
 
 @MODELS.register_module()
-class SwinTransformerVSA(BaseModule):
+class SwinTransformerVSA(VSABackboneBase):
     """Swin Transformer with varied-size window attention.
 
     Every block adds a depthwise convolutional position encoding and uses
@@ -206,6 +204,7 @@ class SwinTransformerVSA(BaseModule):
         [(1, 96, 28, 35), (1, 192, 14, 18), (1, 384, 7, 9), (1, 768, 4, 5)]
     """
 
+    official_converter = staticmethod(convert_swin)
     arch_zoo: Dict[str, dict] = {
         **dict.fromkeys(['t', 'tiny'], {
             'embed_dims': 96,
@@ -243,25 +242,14 @@ class SwinTransformerVSA(BaseModule):
                  norm_cfg: dict = dict(type='LN'),
                  convert_weights: bool = False,
                  init_cfg: Union[dict, List[dict], None] = None) -> None:
-        init_cfg, self._official_checkpoint = take_official_checkpoint(
-            init_cfg, convert_weights)
-        if init_cfg is None:
-            init_cfg = [
-                dict(type='TruncNormal', layer='Linear', std=.02, bias=0.),
-                dict(type='Constant', layer='LayerNorm', val=1., bias=0.)
-            ]
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(convert_weights, init_cfg)
         self.arch_settings = self._resolve_arch(arch)
         depths = self.arch_settings['depths']
         num_heads = self.arch_settings['num_heads']
         embed_dims = self.arch_settings['embed_dims']
         num_stages = len(depths)
-        self.out_indices = self._check_indices(out_indices, num_stages)
-        if not -1 <= frozen_stages <= num_stages:
-            raise ValueError(f'frozen_stages must be in [-1, {num_stages}], '
-                             f'got {frozen_stages}')
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
+        self._set_stage_options(num_stages, out_indices, frozen_stages,
+                                norm_eval)
 
         self.patch_embed = PatchEmbed(
             in_channels=in_channels,
@@ -322,17 +310,6 @@ class SwinTransformerVSA(BaseModule):
                              f'{arch["num_heads"]} differ in length')
         return arch
 
-    @staticmethod
-    def _check_indices(out_indices: Sequence[int],
-                       num_stages: int) -> Tuple[int, ...]:
-        indices = tuple(
-            index + num_stages if index < 0 else index
-            for index in out_indices)
-        if not indices or any(not 0 <= i < num_stages for i in indices):
-            raise ValueError(f'out_indices must index the {num_stages} '
-                             f'stages, got {tuple(out_indices)}')
-        return indices
-
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Extract multi-scale features.
 
@@ -357,33 +334,12 @@ class SwinTransformerVSA(BaseModule):
                 x, hw_shape = stage.downsample(x, hw_shape)
         return tuple(outs)
 
-    def init_weights(self) -> None:
-        """Initialise, then load a converted official checkpoint if any."""
-        super().init_weights()
-        if self._official_checkpoint is not None:
-            load_official_checkpoint(self, self._official_checkpoint,
-                                     convert_swin)
-
-    def _freeze_stages(self) -> None:
-        frozen: List[nn.Module] = []
-        if self.frozen_stages >= 0:
-            frozen.append(self.patch_embed)
+    def _frozen_modules(self) -> List[nn.Module]:
+        if self.frozen_stages < 0:
+            return []
+        modules: List[nn.Module] = [self.patch_embed]
         for index in range(self.frozen_stages):
-            frozen.append(self.stages[index])
+            modules.append(self.stages[index])
             if index in self.out_indices:
-                frozen.append(getattr(self, f'norm{index}'))
-        for module in frozen:
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'SwinTransformerVSA':
-        """Set training mode, keeping frozen stages and (with
-        ``norm_eval``) BatchNorm layers in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for module in self.modules():
-                if isinstance(module, _BatchNorm):
-                    module.eval()
-        return self
+                modules.append(getattr(self, f'norm{index}'))
+        return modules

@@ -10,14 +10,12 @@ from mmcv.cnn.bricks.drop import DropPath
 from mmcv.cnn.bricks.transformer import FFN
 from mmengine.model import BaseModule, ModuleList
 from torch import Tensor
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from vsa_mm.registry import MODELS
 from ..layers import (ConvPosEnc, MultiheadSelfAttention,
                       VSAWindowAttention)
 from ..utils import convert_vitaev2_vsa
-from ..utils.official_init import (load_official_checkpoint,
-                                   take_official_checkpoint)
+from .base import VSABackboneBase
 
 
 def _to_map(tokens: Tensor, hw_shape: Tuple[int, int]) -> Tensor:
@@ -319,7 +317,7 @@ _BASELINE = dict(
 
 
 @MODELS.register_module()
-class ViTAEv2(BaseModule):
+class ViTAEv2(VSABackboneBase):
     """ViTAEv2, with varied-size window attention or the official attention.
 
     Four stages, each a reduction cell (pyramid reduction + attention +
@@ -376,6 +374,7 @@ class ViTAEv2(BaseModule):
         [(1, 64, 28, 35), (1, 128, 14, 18), (1, 256, 7, 9), (1, 512, 4, 5)]
     """
 
+    official_converter = staticmethod(convert_vitaev2_vsa)
     arch_zoo: Dict[str, dict] = {
         's-vsa': dict(
             embed_dims=[64, 64, 128, 256],
@@ -431,28 +430,12 @@ class ViTAEv2(BaseModule):
                  with_cp: bool = False,
                  convert_weights: bool = False,
                  init_cfg: Union[dict, List[dict], None] = None) -> None:
-        init_cfg, self._official_checkpoint = take_official_checkpoint(
-            init_cfg, convert_weights)
-        if init_cfg is None:
-            init_cfg = [
-                dict(type='TruncNormal', layer='Linear', std=.02, bias=0.),
-                dict(type='Constant', layer='LayerNorm', val=1., bias=0.)
-            ]
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(convert_weights, init_cfg)
         self.arch_settings = self._resolve_arch(arch)
         settings = self.arch_settings
         num_stages = len(settings['depths'])
-        self.out_indices = tuple(i + num_stages if i < 0 else i
-                                 for i in out_indices)
-        if not self.out_indices or any(not 0 <= i < num_stages
-                                       for i in self.out_indices):
-            raise ValueError(f'out_indices must index the {num_stages} '
-                             f'stages, got {tuple(out_indices)}')
-        if not -1 <= frozen_stages <= num_stages:
-            raise ValueError(f'frozen_stages must be in [-1, {num_stages}], '
-                             f'got {frozen_stages}')
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
+        self._set_stage_options(num_stages, out_indices, frozen_stages,
+                                norm_eval)
         self.num_features = list(settings['token_dims'])
 
         rates = torch.linspace(0, drop_path_rate,
@@ -536,27 +519,5 @@ class ViTAEv2(BaseModule):
                 outs.append(x.contiguous())
         return tuple(outs)
 
-    def init_weights(self) -> None:
-        """Initialise, then load a converted official checkpoint if any."""
-        super().init_weights()
-        if self._official_checkpoint is not None:
-            load_official_checkpoint(self, self._official_checkpoint,
-                                     convert_vitaev2_vsa)
-
-    def _freeze_stages(self) -> None:
-        for index in range(max(self.frozen_stages, 0)):
-            stage = self.stages[index]
-            stage.eval()
-            for param in stage.parameters():
-                param.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'ViTAEv2':
-        """Set training mode, keeping frozen stages and (with
-        ``norm_eval``) BatchNorm layers in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for module in self.modules():
-                if isinstance(module, _BatchNorm):
-                    module.eval()
-        return self
+    def _frozen_modules(self) -> List[nn.Module]:
+        return list(self.stages[:max(self.frozen_stages, 0)])

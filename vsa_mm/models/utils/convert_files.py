@@ -1,10 +1,12 @@
 """Converting official checkpoint files (used by tools/model_converters)."""
+import argparse
 import os
 import os.path as osp
 import tempfile
-from typing import List
+from typing import Callable, List
 
 import torch
+from mmengine.logging import MMLogger
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from .ckpt_convert import (as_classifier_state_dict, convert_swin,
@@ -115,3 +117,23 @@ def _save_classifier(dst: str, backbone: dict, head: dict, src: str,
         dict(
             state_dict=as_classifier_state_dict(backbone, head),
             meta=dict(converted_from=osp.basename(src), **meta)), dst)
+
+
+def converter_cli(description: str,
+                  convert: Callable[[str, str, bool], str]) -> None:
+    """Run a converter as the command ``SRC DST [--ema]``.
+
+    Args:
+        description (str): The tool's docstring (its first line is the
+            help text).
+        convert (callable): ``convert(src, dst, prefer_ema)`` writes DST
+            and returns a message, which is logged.
+    """
+    parser = argparse.ArgumentParser(description=description.split('\n')[0])
+    parser.add_argument('src', help='official checkpoint (path or URL)')
+    parser.add_argument('dst', help='output checkpoint')
+    parser.add_argument(
+        '--ema', action='store_true', help='prefer state_dict_ema')
+    args = parser.parse_args()
+    MMLogger.get_instance('vsa_mm').info(
+        convert(args.src, args.dst, args.ema))

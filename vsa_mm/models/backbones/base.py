@@ -1,0 +1,83 @@
+"""Behaviour shared by vsa_mm's backbones."""
+from typing import Callable, List, Sequence, Tuple, Union
+
+import torch.nn as nn
+from mmengine.model import BaseModule
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ..utils.ckpt_convert import StateDict
+from ..utils.official_init import (load_official_checkpoint,
+                                   take_official_checkpoint)
+
+#: Initialisation when no init_cfg is given (as timm and Swin do).
+DEFAULT_INIT_CFG = [
+    dict(type='TruncNormal', layer='Linear', std=.02, bias=0.),
+    dict(type='Constant', layer='LayerNorm', val=1., bias=0.)
+]
+
+
+class VSABackboneBase(BaseModule):
+    """Output/frozen-stage options, official checkpoints and ``train()``.
+
+    Subclasses set :attr:`official_converter` (the key map of their official
+    checkpoints) and implement :meth:`_frozen_modules`.
+
+    Args:
+        convert_weights (bool): ``init_cfg``'s ``Pretrained`` checkpoint is
+            official: load it through :attr:`official_converter` after the
+            default initialisation.
+        init_cfg (dict | list[dict], optional): Initialisation config;
+            :data:`DEFAULT_INIT_CFG` when None.
+    """
+
+    official_converter: Callable[[StateDict], Tuple[StateDict, StateDict]]
+
+    def __init__(self, convert_weights: bool,
+                 init_cfg: Union[dict, List[dict], None]) -> None:
+        init_cfg, self._official_checkpoint = take_official_checkpoint(
+            init_cfg, convert_weights)
+        super().__init__(
+            init_cfg=DEFAULT_INIT_CFG if init_cfg is None else init_cfg)
+
+    def _set_stage_options(self, num_stages: int, out_indices: Sequence[int],
+                           frozen_stages: int, norm_eval: bool) -> None:
+        """Validate and store ``out_indices`` (negative ones count from the
+        end), ``frozen_stages`` and ``norm_eval``."""
+        indices = tuple(i + num_stages if i < 0 else i for i in out_indices)
+        if not indices or any(not 0 <= i < num_stages for i in indices):
+            raise ValueError(f'out_indices must index the {num_stages} '
+                             f'stages, got {tuple(out_indices)}')
+        if not -1 <= frozen_stages <= num_stages:
+            raise ValueError(f'frozen_stages must be in [-1, {num_stages}], '
+                             f'got {frozen_stages}')
+        self.out_indices = indices
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+
+    def init_weights(self) -> None:
+        """Initialise, then load a converted official checkpoint if any."""
+        super().init_weights()
+        if self._official_checkpoint is not None:
+            load_official_checkpoint(self, self._official_checkpoint,
+                                     type(self).official_converter)
+
+    def _frozen_modules(self) -> List[nn.Module]:
+        """Modules that ``frozen_stages`` freezes."""
+        raise NotImplementedError
+
+    def _freeze_stages(self) -> None:
+        for module in self._frozen_modules():
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True) -> 'VSABackboneBase':
+        """Set training mode, keeping frozen stages and (with
+        ``norm_eval``) BatchNorm layers in eval mode."""
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for module in self.modules():
+                if isinstance(module, _BatchNorm):
+                    module.eval()
+        return self
