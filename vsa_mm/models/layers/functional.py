@@ -147,8 +147,9 @@ def default_window_grid(height: int, width: int, window_size: int,
                 relative.to(device=device, dtype=dtype))
 
 
-def sampling_grid(base: Tensor, relative: Tensor, offsets: Tensor,
-                  scales: Tensor, num_windows_hw: Tuple[int, int]) -> Tensor:
+def varied_window_grid(base: Tensor, relative: Tensor, offsets: Tensor,
+                       scales: Tensor,
+                       num_windows_hw: Tuple[int, int]) -> Tensor:
     """Sampling positions of the varied-size windows.
 
     For window w with centre c, default token positions r (relative to c),

@@ -15,7 +15,7 @@ from .functional import (
     default_window_grid,
     pad_to_window_multiple,
     relative_position_index,
-    sampling_grid,
+    varied_window_grid,
     window_partition,
     window_reverse,
 )
@@ -199,11 +199,9 @@ class VSAWindowAttention(BaseModule):
         so a generic ``init_cfg`` on Linear layers never leaves the windows
         moving at the start of training.
         """
-        if self.is_init:
-            super().init_weights()  # mmengine warns about the second call
-            return
-        super().init_weights()
-        if not _has_pretrained_init(self.init_cfg):
+        first_call = not self.is_init
+        super().init_weights()  # on a second call, only mmengine's warning
+        if first_call and not _has_pretrained_init(self.init_cfg):
             trunc_normal_(self.relative_position_bias_table, std=.02)
             self.sampling_offsets.reset_parameters()
             self.sampling_scales.reset_parameters()
@@ -303,7 +301,8 @@ class VSAWindowAttention(BaseModule):
         base, relative = default_window_grid(*map_hw, ws, pooled.device,
                                              grid_dtype)
         with torch.autocast(pooled.device.type, enabled=False):
-            return sampling_grid(base, relative, offsets, scales, windows_hw)
+            return varied_window_grid(base, relative, offsets, scales,
+                                      windows_hw)
 
     def _relative_position_bias(self) -> Tensor:
         """Bias of shape (heads, N, N)."""
