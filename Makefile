@@ -12,7 +12,7 @@ demo: setup
 	$(PYTHON) tools/visualize_windows.py --out outputs/vsa_windows.png
 
 test: setup
-	$(PYTHON) -m pytest tests
+	$(PYTHON) -m pytest
 
 bench: setup
 	$(PYTHON) benchmarks/bench_vsa_layer.py --rounds 41
