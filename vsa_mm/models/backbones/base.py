@@ -1,13 +1,23 @@
 """Behaviour shared by vsa_mm's backbones."""
-from typing import Callable, List, Sequence, Tuple, Union
+from typing import Any, Callable, List, Sequence, Tuple, Union
 
 import torch.nn as nn
+import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..utils.ckpt_convert import StateDict
 from ..utils.official_init import (load_official_checkpoint,
                                    take_official_checkpoint)
+
+def checkpointed(function: Callable[..., Any], x: Any,
+                 enabled: bool) -> Any:
+    """``function(x)``, under gradient checkpointing (non-reentrant) when
+    ``enabled`` and ``x`` requires grad."""
+    if enabled and x.requires_grad:
+        return cp.checkpoint(function, x, use_reentrant=False)
+    return function(x)
+
 
 #: Initialisation when no init_cfg is given (as timm and Swin do).
 DEFAULT_INIT_CFG = [

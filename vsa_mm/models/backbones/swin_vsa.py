@@ -3,7 +3,6 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.utils.checkpoint as cp
 from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks.drop import DropPath
 from mmcv.cnn.bricks.transformer import FFN, PatchEmbed, PatchMerging
@@ -14,7 +13,7 @@ from vsa_mm.registry import MODELS
 
 from ..layers import ConvPosEnc, VSAWindowAttention
 from ..utils import convert_swin
-from .base import VSABackboneBase
+from .base import VSABackboneBase, checkpointed
 
 
 class SwinVSABlock(BaseModule):
@@ -95,9 +94,7 @@ class SwinVSABlock(BaseModule):
             x = x + self.drop_path(self.attn(self.norm1(x), hw_shape))
             return self.ffn(self.norm2(x), identity=x)
 
-        if self.with_cp and x.requires_grad:
-            return cp.checkpoint(block, x, use_reentrant=False)
-        return block(x)
+        return checkpointed(block, x, self.with_cp)
 
 
 class SwinVSAStage(BaseModule):

@@ -5,7 +5,6 @@ from typing import Dict, List, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import torch.utils.checkpoint as cp
 from mmcv.cnn.bricks.drop import DropPath
 from mmcv.cnn.bricks.transformer import FFN
 from mmengine.model import BaseModule, ModuleList
@@ -15,7 +14,7 @@ from vsa_mm.registry import MODELS
 from ..layers import (ConvPosEnc, MultiheadSelfAttention,
                       VSAWindowAttention)
 from ..utils import convert_vitaev2_vsa
-from .base import VSABackboneBase
+from .base import VSABackboneBase, checkpointed
 
 
 def _to_map(tokens: Tensor, hw_shape: Tuple[int, int]) -> Tensor:
@@ -175,9 +174,7 @@ class ReductionCell(BaseModule):
             out = out + self.drop_path(_to_tokens(self.pcm(x)))
             return self.ffn(self.norm2(out), identity=out), hw_shape
 
-        if self.with_cp and x.requires_grad:
-            return cp.checkpoint(cell, x, use_reentrant=False)
-        return cell(x)
+        return checkpointed(cell, x, self.with_cp)
 
 
 class NormalCell(BaseModule):
@@ -233,9 +230,7 @@ class NormalCell(BaseModule):
             x = x + self.drop_path(attn) + self.drop_path(conv)
             return self.ffn(self.norm2(x), identity=x)
 
-        if self.with_cp and x.requires_grad:
-            return cp.checkpoint(cell, x, use_reentrant=False)
-        return cell(x)
+        return checkpointed(cell, x, self.with_cp)
 
 
 class ViTAEv2Stage(BaseModule):
