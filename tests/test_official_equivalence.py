@@ -1,0 +1,308 @@
+"""Converted official Swin + VSA weights give the official model's logits.
+
+The reference below re-implements, op by op, the forward pass of the
+authors' Swin + VSA (QFormer, ``models/swin/swin_transformer_vsa.py``,
+``rpe='v1'``) directly on an official state dict: window centres from
+average-pooled ``linspace`` grids, one 4-channel-per-head regression conv,
+per-head ``grid_sample`` of keys and values, Swin's relative position index,
+and Swin's patch-merging concatenation order. It shares no code with
+vsa_mm.
+"""
+import torch
+import torch.nn.functional as F
+
+from test_ckpt_convert import ARCH, CLASSES, WINDOW, official_swin_state_dict
+from vsa_mm.models import SwinTransformerVSA
+from vsa_mm.models.utils import convert_swin
+
+
+def swin_relative_index(ws):
+    coords = torch.stack(
+        torch.meshgrid(torch.arange(ws), torch.arange(ws), indexing='ij'))
+    coords = coords.flatten(1)
+    relative = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)
+    relative[:, :, 0] += ws - 1
+    relative[:, :, 1] += ws - 1
+    relative[:, :, 0] *= 2 * ws - 1
+    return relative.sum(-1)
+
+
+def official_vsa(x, state, prefix, heads, ws):
+    """QFormer's VSAAttention on a (b, C, h, w) map."""
+    b, channels, h, w = x.shape
+    dim = channels // heads
+    pad_d, pad_r = (ws - h % ws) % ws, (ws - w % ws) % ws
+    eh, ew = h + pad_d, w + pad_r
+    nh, nw = eh // ws, ew // ws
+    ref = torch.stack(
+        torch.meshgrid(
+            torch.linspace(-1, 1, ew, dtype=x.dtype),
+            torch.linspace(-1, 1, eh, dtype=x.dtype),
+            indexing='ij'), 0).permute(0, 2, 1)[None]
+    centres = F.avg_pool2d(ref, ws)[0]  # (2, nh, nw)
+    base_h = torch.arange(ws, dtype=x.dtype) * 2 / (eh - 1)
+    base_h = base_h - base_h.mean()
+    base_w = torch.arange(ws, dtype=x.dtype) * 2 / (ew - 1)
+    base_w = base_w - base_w.mean()
+
+    padded = F.pad(x, (0, pad_r, 0, pad_d))
+    transform = F.conv2d(
+        F.leaky_relu(F.avg_pool2d(padded, ws)),
+        state[prefix + 'transform.2.weight'],
+        state[prefix + 'transform.2.bias']).reshape(b * heads, 4, nh, nw)
+    off_x = transform[:, 0] / nw
+    off_y = transform[:, 1] / nh
+    scale_x, scale_y = transform[:, 2] + 1, transform[:, 3] + 1
+    # (b*heads, nh, p, nw, q)
+    grid_x = (centres[0][None, :, None, :, None] +
+              scale_x[:, :, None, :, None] * base_w[None, None, None, None, :]
+              + off_x[:, :, None, :, None]).expand(-1, -1, ws, -1, -1)
+    grid_y = (centres[1][None, :, None, :, None] +
+              scale_y[:, :, None, :, None] * base_h[None, None, :, None, None]
+              + off_y[:, :, None, :, None]).expand(-1, -1, -1, -1, ws)
+    grid = torch.stack([grid_x, grid_y], -1).reshape(b * heads, eh, ew, 2)
+
+    qkv = F.conv2d(x, state[prefix + 'qkv.weight'][:, :, None, None],
+                   state[prefix + 'qkv.bias'])
+    qkv = F.pad(qkv, (0, pad_r, 0, pad_d)).reshape(b, 3, heads, dim, eh, ew)
+    q, k, v = (qkv[:, i].reshape(b * heads, dim, eh, ew) for i in range(3))
+    k = F.grid_sample(k, grid, padding_mode='zeros', align_corners=True)
+    v = F.grid_sample(v, grid, padding_mode='zeros', align_corners=True)
+
+    def windows(t):  # (b*heads, d, eh, ew) -> (b*nW, heads, ws*ws, d)
+        t = t.reshape(b, heads, dim, nh, ws, nw, ws)
+        return t.permute(0, 3, 5, 1, 4, 6, 2).reshape(-1, heads, ws * ws, dim)
+
+    attn = (windows(q) * dim**-0.5) @ windows(k).transpose(-2, -1)
+    table = state[prefix + 'relative_position_bias_table']
+    bias = table[swin_relative_index(ws).view(-1)].view(ws * ws, ws * ws, -1)
+    attn = (attn + bias.permute(2, 0, 1)[None]).softmax(-1)
+    out = (attn @ windows(v)).reshape(b, nh, nw, heads, ws, ws, dim)
+    out = out.permute(0, 3, 6, 1, 4, 2, 5).reshape(b, channels, eh, ew)
+    out = out[:, :, :h, :w].flatten(2).transpose(1, 2)
+    return F.linear(out, state[prefix + 'proj.weight'],
+                    state[prefix + 'proj.bias'])
+
+
+def official_swin_vsa_logits(state, images):
+    def ln(t, name):
+        return F.layer_norm(t, t.shape[-1:], state[name + '.weight'],
+                            state[name + '.bias'])
+
+    x = F.conv2d(images, state['patch_embed.proj.weight'],
+                 state['patch_embed.proj.bias'], stride=4)
+    b, channels, h, w = x.shape
+    x = ln(x.flatten(2).transpose(1, 2), 'patch_embed.norm')
+    for i, (depth, heads) in enumerate(
+            zip(ARCH['depths'], ARCH['num_heads'], strict=True)):
+        for j in range(depth):
+            p = f'layers.{i}.blocks.{j}.'
+            as_map = x.transpose(1, 2).reshape(b, channels, h, w)
+            x = x + F.conv2d(
+                as_map,
+                state[p + 'pos.weight'],
+                state[p + 'pos.bias'],
+                padding=WINDOW // 2,
+                groups=channels).flatten(2).transpose(1, 2)
+            attn_in = ln(x, p + 'norm1').transpose(1, 2).reshape(
+                b, channels, h, w)
+            x = x + official_vsa(attn_in, state, p + 'attn.', heads, WINDOW)
+            hidden = F.gelu(
+                F.linear(
+                    ln(x, p + 'norm2'), state[p + 'mlp.fc1.weight'],
+                    state[p + 'mlp.fc1.bias']))
+            x = x + F.linear(hidden, state[p + 'mlp.fc2.weight'],
+                             state[p + 'mlp.fc2.bias'])
+        if i < len(ARCH['depths']) - 1:
+            p = f'layers.{i}.downsample.'
+            grid = x.view(b, h, w, channels)
+            x = torch.cat([
+                grid[:, 0::2, 0::2], grid[:, 1::2, 0::2], grid[:, 0::2, 1::2],
+                grid[:, 1::2, 1::2]
+            ], -1).view(b, -1, 4 * channels)
+            x = F.linear(ln(x, p + 'norm'), state[p + 'reduction.weight'])
+            h, w, channels = h // 2, w // 2, 2 * channels
+    x = ln(x, 'norm').mean(1)
+    return F.linear(x, state['head.weight'], state['head.bias'])
+
+
+def test_converted_swin_vsa_reproduces_official_logits():
+    official = official_swin_state_dict(vsa=True, seed=3)
+    official = {k: v.double() if v.is_floating_point() else v
+                for k, v in official.items()}
+    for key in official:  # moderate regression: windows move and stretch
+        if 'transform' in key:
+            official[key] = official[key] * 0.3
+    # 40x56 -> 10x14 tokens (padded to 12x15 windows), then 5x7
+    images = torch.rand(2, 3, 40, 56, dtype=torch.float64)
+    expected = official_swin_vsa_logits(official, images)
+
+    backbone_state, head_state = convert_swin(official)
+    model = SwinTransformerVSA(
+        ARCH, window_size=WINDOW, out_indices=(1, )).double().eval()
+    model.load_state_dict(backbone_state, strict=True)
+    with torch.no_grad():
+        features = model(images)[-1].mean((2, 3))
+    logits = F.linear(features, head_state['fc.weight'],
+                      head_state['fc.bias'])
+    assert logits.shape == (2, CLASSES)
+    torch.testing.assert_close(logits, expected, rtol=1e-9, atol=1e-9)
+
+
+def official_vsa_classification(x, state, prefix, heads, ws, out_dim,
+                                scale):
+    """ViTAE-VSA's classification VSAWindowAttention on a (b, C, h, w) map
+    whose sides are multiples of ``ws`` (the official code's setting)."""
+    b, _, h, w = x.shape
+    dim = out_dim // heads
+    nh, nw = h // ws, w // ws
+    ref = torch.stack(
+        torch.meshgrid(
+            torch.linspace(-1, 1, w, dtype=x.dtype),
+            torch.linspace(-1, 1, h, dtype=x.dtype),
+            indexing='ij'), 0).permute(0, 2, 1)[None]
+    centres = F.avg_pool2d(ref, ws)[0]
+    base_h = torch.arange(ws, dtype=x.dtype) * 2 / (h - 1)
+    base_h = base_h - base_h.mean()
+    base_w = torch.arange(ws, dtype=x.dtype) * 2 / (w - 1)
+    base_w = base_w - base_w.mean()
+
+    def regress(name):
+        pooled = F.leaky_relu(F.avg_pool2d(x, ws))
+        return F.conv2d(pooled, state[f'{prefix}{name}.2.weight'],
+                        state[f'{prefix}{name}.2.bias']).reshape(
+                            b * heads, 2, nh, nw)
+
+    offsets, scales = regress('sampling_offsets'), regress('sampling_scales')
+    grid_x = (centres[0][None, :, None, :, None] +
+              base_w[None, None, None, None, :] *
+              (1 + scales[:, 0, :, None, :, None]) +
+              offsets[:, 0, :, None, :, None] / nw).expand(-1, -1, ws, -1, -1)
+    grid_y = (centres[1][None, :, None, :, None] +
+              base_h[None, None, :, None, None] *
+              (1 + scales[:, 1, :, None, :, None]) +
+              offsets[:, 1, :, None, :, None] / nh).expand(-1, -1, -1, -1, ws)
+    grid = torch.stack([grid_x, grid_y], -1).reshape(b * heads, h, w, 2)
+
+    qkv = F.conv2d(x, state[prefix + 'qkv.weight'], state[prefix + 'qkv.bias'])
+    qkv = qkv.reshape(b, 3, heads, dim, h, w)
+    q, k, v = (qkv[:, i].reshape(b * heads, dim, h, w) for i in range(3))
+    k = F.grid_sample(k, grid, padding_mode='zeros', align_corners=True)
+    v = F.grid_sample(v, grid, padding_mode='zeros', align_corners=True)
+
+    def windows(t):
+        t = t.reshape(b, heads, dim, nh, ws, nw, ws)
+        return t.permute(0, 3, 5, 1, 4, 6, 2).reshape(-1, heads, ws * ws, dim)
+
+    attn = windows(q) @ windows(k).transpose(-2, -1) * scale
+    table = state[prefix + 'relative_position_bias_table']
+    bias = table[swin_relative_index(ws).view(-1)].view(ws * ws, ws * ws, -1)
+    attn = (attn + bias.permute(2, 0, 1)[None]).softmax(-1)
+    out = (attn @ windows(v)).reshape(b, nh, nw, heads, ws, ws, dim)
+    out = out.permute(0, 3, 6, 1, 4, 2, 5).reshape(b, out_dim, h, w)
+    return F.conv2d(out, state[prefix + 'proj.weight'],
+                    state[prefix + 'proj.bias'])
+
+
+def official_pcm(x, state, prefix, strides, groups):
+    for index, stride in zip((0, 3, 6), strides, strict=True):
+        x = F.conv2d(
+            x,
+            state[f'{prefix}{index}.weight'],
+            state[f'{prefix}{index}.bias'],
+            stride=stride,
+            padding=1,
+            groups=groups)
+        if index < 6:
+            bn = f'{prefix}{index + 1}.'
+            x = F.silu(
+                F.batch_norm(x, state[bn + 'running_mean'],
+                             state[bn + 'running_var'], state[bn + 'weight'],
+                             state[bn + 'bias']))
+    return x
+
+
+def official_vitaev2_vsa_logits(state, images, settings, ws=7):
+    def ln(t, name, eps):
+        return F.layer_norm(t, t.shape[-1:], state[name + '.weight'],
+                            state[name + '.bias'], eps)
+
+    def mlp(t, name):
+        hidden = F.gelu(
+            F.linear(t, state[name + '.fc1.weight'],
+                     state[name + '.fc1.bias']))
+        return F.linear(hidden, state[name + '.fc2.weight'],
+                        state[name + '.fc2.bias'])
+
+    def tokens(t):
+        return t.flatten(2).transpose(1, 2)
+
+    def as_map(t, h, w):
+        return t.transpose(1, 2).reshape(t.shape[0], -1, h, w)
+
+    x = images
+    for i, depth in enumerate(settings['depths']):
+        rc = f'layers.{i}.RC.'
+        stride, kernel = settings['strides'][i], settings['kernel_sizes'][i]
+        prm = torch.cat([
+            F.gelu(
+                F.conv2d(
+                    x,
+                    state[f'{rc}PRM.convs.{j}.0.weight'],
+                    state[f'{rc}PRM.convs.{j}.0.bias'],
+                    stride=stride,
+                    padding=-(-((kernel - 1) * d + 1 - stride) // 2),
+                    dilation=d))
+            for j, d in enumerate(settings['dilations'][i])
+        ], 1)
+        prm_dims, h, w = prm.shape[1:]
+        t = tokens(prm)
+        t = t + tokens(
+            F.conv2d(prm, state[rc + 'pos.weight'], state[rc + 'pos.bias'],
+                     padding=3, groups=prm_dims))
+        heads, token_dims = settings['rc_heads'][i], settings['token_dims'][i]
+        attn = official_vsa_classification(
+            as_map(ln(t, rc + 'norm1', 1e-5), h, w), state, rc + 'attn.',
+            heads, ws, token_dims, (prm_dims // heads)**-0.5)
+        conv = official_pcm(x, state, rc + 'PCM.',
+                            (2, 2, 1) if stride == 4 else (2, 1, 1),
+                            settings['rc_groups'][i])
+        t = tokens(attn) + tokens(conv)
+        t = t + mlp(ln(t, rc + 'norm2', 1e-5), rc + 'mlp')
+        for j in range(depth):
+            nc = f'layers.{i}.NC.{j}.'
+            y = t + tokens(
+                F.conv2d(as_map(t, h, w), state[nc + 'pos.weight'],
+                         state[nc + 'pos.bias'], padding=3,
+                         groups=token_dims))
+            heads = settings['nc_heads'][i]
+            attn = official_vsa_classification(
+                as_map(ln(y, nc + 'norm1', 1e-6), h, w), state, nc + 'attn.',
+                heads, ws, token_dims, (token_dims // heads)**-0.5)
+            conv = official_pcm(as_map(t, h, w), state, nc + 'PCM.',
+                                (1, 1, 1), settings['nc_groups'][i])
+            t = t + tokens(attn) + tokens(conv)
+            t = t + mlp(ln(t, nc + 'norm2', 1e-6), nc + 'mlp')
+        x = as_map(t, h, w)
+    return F.linear(t.mean(1), state['head.weight'], state['head.bias'])
+
+
+def test_converted_vitaev2_vsa_reproduces_official_logits():
+    from test_vitaev2 import SMALL, official_vitaev2_vsa_state_dict
+
+    from vsa_mm.models import ViTAEv2
+    from vsa_mm.models.utils import convert_vitaev2_vsa
+    official = official_vitaev2_vsa_state_dict(SMALL, classes=CLASSES)
+    official = {k: v.double() if v.is_floating_point() else v
+                for k, v in official.items()}
+    images = torch.rand(2, 3, 224, 224, dtype=torch.float64)
+    expected = official_vitaev2_vsa_logits(official, images, SMALL)
+
+    backbone_state, head_state = convert_vitaev2_vsa(official)
+    model = ViTAEv2(SMALL, out_indices=(3, )).double().eval()
+    model.load_state_dict(backbone_state, strict=True)
+    with torch.no_grad():
+        features = model(images)[-1].mean((2, 3))
+    logits = F.linear(features, head_state['fc.weight'],
+                      head_state['fc.bias'])
+    torch.testing.assert_close(logits, expected, rtol=1e-9, atol=1e-9)
