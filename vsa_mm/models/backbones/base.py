@@ -1,5 +1,6 @@
 """Behaviour shared by vsa_mm's backbones."""
-from typing import Any, Callable, List, Sequence, Tuple, Union
+from typing import (Any, Callable, Dict, FrozenSet, List, Sequence, Tuple,
+                    Union)
 
 import torch.nn as nn
 import torch.utils.checkpoint as cp
@@ -29,8 +30,9 @@ DEFAULT_INIT_CFG = [
 class VSABackboneBase(BaseModule):
     """Output/frozen-stage options, official checkpoints and ``train()``.
 
-    Subclasses set :attr:`official_converter` (the key map of their official
-    checkpoints) and implement :meth:`_frozen_modules`.
+    Subclasses set :attr:`arch_zoo`, :attr:`arch_keys`,
+    :attr:`per_stage_keys` and :attr:`official_converter` (the key map of
+    their official checkpoints), and implement :meth:`_frozen_modules`.
 
     Args:
         convert_weights (bool): ``init_cfg``'s ``Pretrained`` checkpoint is
@@ -40,6 +42,12 @@ class VSABackboneBase(BaseModule):
             :data:`DEFAULT_INIT_CFG` when None.
     """
 
+    #: Preset architectures by (lower-case) name.
+    arch_zoo: Dict[str, dict]
+    #: Keys a custom ``arch`` dict must have.
+    arch_keys: FrozenSet[str]
+    #: Keys of ``arch`` that hold one value per stage.
+    per_stage_keys: Tuple[str, ...]
     official_converter: Callable[[StateDict], Tuple[StateDict, StateDict]]
 
     def __init__(self, convert_weights: bool,
@@ -48,6 +56,25 @@ class VSABackboneBase(BaseModule):
             init_cfg, convert_weights)
         super().__init__(
             init_cfg=DEFAULT_INIT_CFG if init_cfg is None else init_cfg)
+
+    @classmethod
+    def _resolve_arch(cls, arch: Union[str, dict]) -> dict:
+        """A preset's settings, or a validated custom ``arch`` dict."""
+        if isinstance(arch, str):
+            if arch.lower() not in cls.arch_zoo:
+                raise ValueError(f'arch {arch!r} is not one of '
+                                 f'{sorted(cls.arch_zoo)}')
+            return cls.arch_zoo[arch.lower()]
+        if not isinstance(arch, dict):
+            raise TypeError(f'arch must be a str or a dict, got {arch!r}')
+        missing = cls.arch_keys - set(arch)
+        if missing:
+            raise ValueError(f'arch dict misses {sorted(missing)}, got keys '
+                             f'{sorted(arch)}')
+        lengths = {key: len(arch[key]) for key in cls.per_stage_keys}
+        if len(set(lengths.values())) != 1:
+            raise ValueError(f'arch lists differ in length: {lengths}')
+        return arch
 
     def _set_stage_options(self, num_stages: int, out_indices: Sequence[int],
                            frozen_stages: int, norm_eval: bool) -> None:

@@ -202,6 +202,8 @@ class SwinTransformerVSA(VSABackboneBase):
     """
 
     official_converter = staticmethod(convert_swin)
+    arch_keys = frozenset({'embed_dims', 'depths', 'num_heads'})
+    per_stage_keys = ('depths', 'num_heads')
     arch_zoo: Dict[str, dict] = {
         **dict.fromkeys(['t', 'tiny'], {
             'embed_dims': 96,
@@ -287,25 +289,6 @@ class SwinTransformerVSA(VSABackboneBase):
                 f'norm{index}',
                 build_norm_layer(norm_cfg, self.num_features[index])[1])
         self._freeze_stages()
-
-    @classmethod
-    def _resolve_arch(cls, arch: Union[str, dict]) -> dict:
-        if isinstance(arch, str):
-            if arch.lower() not in cls.arch_zoo:
-                raise ValueError(f'arch {arch!r} is not one of '
-                                 f'{sorted(cls.arch_zoo)}')
-            return cls.arch_zoo[arch.lower()]
-        if not isinstance(arch, dict):
-            raise TypeError(f'arch must be a str or a dict, got {arch!r}')
-        essential = {'embed_dims', 'depths', 'num_heads'}
-        missing = essential - set(arch)
-        if missing:
-            raise ValueError(f'arch dict misses {sorted(missing)}, got keys '
-                             f'{sorted(arch)}')
-        if len(arch['depths']) != len(arch['num_heads']):
-            raise ValueError(f'arch depths {arch["depths"]} and num_heads '
-                             f'{arch["num_heads"]} differ in length')
-        return arch
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Extract multi-scale features.

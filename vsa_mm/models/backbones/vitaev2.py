@@ -413,6 +413,10 @@ class ViTAEv2(VSABackboneBase):
     }
     arch_zoo['s-window'] = dict(
         arch_zoo['s'], attn_types=['window'] * 4)
+    arch_keys = frozenset(arch_zoo['s-vsa'])
+    per_stage_keys = ('embed_dims', 'token_dims', 'depths', 'nc_heads',
+                      'rc_heads', 'strides', 'kernel_sizes', 'dilations',
+                      'nc_groups', 'rc_groups', 'attn_types')
 
     def __init__(self,
                  arch: Union[str, dict] = 's-vsa',
@@ -473,28 +477,6 @@ class ViTAEv2(VSABackboneBase):
             channels = token_dims
             start += settings['depths'][i]
         self._freeze_stages()
-
-    @classmethod
-    def _resolve_arch(cls, arch: Union[str, dict]) -> dict:
-        if isinstance(arch, str):
-            if arch.lower() not in cls.arch_zoo:
-                raise ValueError(f'arch {arch!r} is not one of '
-                                 f'{sorted(cls.arch_zoo)}')
-            return cls.arch_zoo[arch.lower()]
-        if not isinstance(arch, dict):
-            raise TypeError(f'arch must be a str or a dict, got {arch!r}')
-        missing = set(cls.arch_zoo['s-vsa']) - set(arch)
-        if missing:
-            raise ValueError(f'arch dict misses {sorted(missing)}')
-        lengths = {
-            key: len(arch[key])
-            for key in ('embed_dims', 'token_dims', 'depths', 'nc_heads',
-                        'rc_heads', 'strides', 'kernel_sizes', 'dilations',
-                        'nc_groups', 'rc_groups', 'attn_types')
-        }
-        if len(set(lengths.values())) != 1:
-            raise ValueError(f'arch lists differ in length: {lengths}')
-        return arch
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Extract multi-scale features.
