@@ -34,6 +34,7 @@ setup(
     extras_require={
         'tasks': read_requirements('runtime.txt'),
         'tests': read_requirements('tests.txt'),
+        'demo': read_requirements('demo.txt'),
     },
     classifiers=[
         'Programming Language :: Python :: 3',

@@ -92,7 +92,7 @@ pip_install --no-deps openmim
 pip_install -r "$REQ/mim.txt"
 
 say "installing test and demo tools"
-pip_install -r "$REQ/tests.txt"
+pip_install -r "$REQ/tests.txt" -r "$REQ/demo.txt"
 
 say "installing vsa_mm in editable mode"
 pip_install --no-build-isolation --no-deps -e "$ROOT"

@@ -1,10 +1,14 @@
 """Registries of vsa_mm.
 
+``HOOKS`` holds the runner hooks of :mod:`vsa_mm.engine` (scope ``vsa_mm``,
+built as ``type='vsa_mm.<Name>'``).
+
 ``MODELS`` is a child of MMEngine's root ``MODELS`` registry with the scope
 ``vsa_mm``: every module registered here can be built from any OpenMMLab
 config as ``type='vsa_mm.<Name>'``, and as ``type='<Name>'`` when the default
 scope is ``vsa_mm``.
 """
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import Registry
 
@@ -14,4 +18,10 @@ MODELS = Registry(
     scope='vsa_mm',
     locations=['vsa_mm.models'])
 
-__all__ = ['MODELS']
+HOOKS = Registry(
+    'hook',
+    parent=MMENGINE_HOOKS,
+    scope='vsa_mm',
+    locations=['vsa_mm.engine'])
+
+__all__ = ['MODELS', 'HOOKS']

@@ -16,3 +16,4 @@ val_dataloader = dict(batch_size=128)
 test_dataloader = dict(batch_size=128)
 
 optim_wrapper = dict(optimizer=dict(lr=5e-4))
+custom_hooks = [dict(type='vsa_mm.ExactResumeHook')]

@@ -1,0 +1,13 @@
+# ViTAEv2-S (window attention in stages 1-2, full attention in 3-4), four
+# feature maps for dense prediction. Pretrained weights: our ImageNet-1K
+# classifier (configs/mmpretrain/vitaev2/).
+backbone = dict(
+    type='vsa_mm.ViTAEv2',
+    arch='s',
+    drop_path_rate=0.2,
+    out_indices=(0, 1, 2, 3),
+    init_cfg=dict(
+        type='Pretrained',
+        checkpoint='checkpoints/vitaev2-s_8xb128_in1k.pth',
+        prefix='backbone.'))
+backbone_channels = [64, 128, 256, 512]

@@ -1,0 +1,273 @@
+"""Small COCO, Cityscapes and ImageNet-style sets built from real photos.
+
+Every set is a pure function of its arguments (seeded), written into a
+temporary directory and renamed into place when complete, so an interrupted
+run never leaves a half-written set that looks finished. A set that already
+exists with the same arguments is reused.
+"""
+import json
+import os
+import os.path as osp
+import shutil
+import tempfile
+from typing import Callable, Dict, List, Tuple
+
+import cv2
+import numpy as np
+
+from .compose import Instance, paste_objects, random_view
+from .photos import OBJECT_SOURCES, photo
+
+#: Class names of the COCO-format and ImageNet-style demo sets.
+DEMO_CLASSES: Tuple[str, ...] = tuple(OBJECT_SOURCES)
+COCO_BACKGROUNDS = ('china', 'flower', 'rocket', 'astronaut')
+#: Cityscapes classes that the demo objects and backgrounds are stored as.
+#: Only the ids follow Cityscapes; the pictures are what they are.
+CITYSCAPES_OBJECTS = {
+    'cat': 'person',
+    'coffee': 'car',
+    'coin': 'traffic sign',
+    'horse': 'rider'
+}
+CITYSCAPES_UPPER = {'flower': 'vegetation', 'china': 'building',
+                    'brick': 'wall'}
+CITYSCAPES_LOWER = {'gravel': 'road', 'grass': 'terrain'}
+_MANIFEST = 'demo_manifest.json'
+
+
+def _write_image(path: str, image: np.ndarray) -> None:
+    """Write an (H, W, 3) RGB or (H, W) single-channel image."""
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    if image.ndim == 3:
+        image = image[..., ::-1]
+    if not cv2.imwrite(path, np.ascontiguousarray(image)):
+        raise OSError(f'could not write {path}')
+
+
+def _build_once(root: str, params: dict,
+                build: Callable[[str, np.random.Generator], None]) -> str:
+    """Run ``build(tmp_dir, rng)`` unless ``root`` holds the same set."""
+    manifest = osp.join(root, _MANIFEST)
+    if osp.isfile(manifest):
+        with open(manifest, encoding='utf-8') as f:
+            if json.load(f) == params:
+                return root
+    parent = osp.dirname(osp.abspath(root))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix='.partial-', dir=parent)
+    try:
+        build(tmp, np.random.default_rng(params['seed']))
+        with open(osp.join(tmp, _MANIFEST), 'w', encoding='utf-8') as f:
+            json.dump(params, f)
+        if osp.exists(root):
+            shutil.rmtree(root)
+        os.replace(tmp, root)
+    finally:
+        if osp.exists(tmp):
+            shutil.rmtree(tmp)
+    return root
+
+
+def _scene(size: Tuple[int, int], background: np.ndarray,
+           rng: np.random.Generator,
+           max_objects: int) -> Tuple[np.ndarray, List[Instance]]:
+    canvas = background.copy()
+    labels = rng.choice(DEMO_CLASSES, size=rng.integers(1, max_objects + 1))
+    return canvas, paste_objects(canvas, [str(x) for x in labels], rng)
+
+
+def _check_counts(**counts: int) -> None:
+    for name, value in counts.items():
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f'{name} must be a positive int, got {value!r}')
+
+
+def make_coco_instance_set(root: str,
+                           num_train: int = 24,
+                           num_val: int = 8,
+                           size: Tuple[int, int] = (240, 320),
+                           max_objects: int = 4,
+                           seed: int = 0) -> str:
+    """A COCO-format instance segmentation set with exact RLE masks.
+
+    Layout: ``{train,val}2017/*.jpg`` and
+    ``annotations/instances_{train,val}2017.json`` with the classes
+    :data:`DEMO_CLASSES` (ids 1..4).
+
+    Args:
+        root (str): Output directory.
+        num_train (int): Training images.
+        num_val (int): Validation images.
+        size (tuple[int, int]): Image (height, width).
+        max_objects (int): Most objects pasted per image.
+        seed (int): Random seed; the set is a function of all arguments.
+
+    Returns:
+        str: ``root``.
+    """
+    from pycocotools import mask as mask_utils
+    _check_counts(num_train=num_train, num_val=num_val,
+                  max_objects=max_objects)
+    params = dict(kind='coco', num_train=num_train, num_val=num_val,
+                  size=list(size), max_objects=max_objects, seed=seed)
+
+    def build(out: str, rng: np.random.Generator) -> None:
+        categories = [
+            dict(id=i + 1, name=name, supercategory='demo')
+            for i, name in enumerate(DEMO_CLASSES)
+        ]
+        ann_id = 1
+        for split, count in (('train', num_train), ('val', num_val)):
+            images, annotations = [], []
+            for index in range(count):
+                name = str(rng.choice(COCO_BACKGROUNDS))
+                background = random_view(photo(name), size, rng)
+                canvas, instances = _scene(size, background, rng, max_objects)
+                file_name = f'{split}_{index:06d}.jpg'
+                _write_image(osp.join(out, f'{split}2017', file_name), canvas)
+                image_id = index + 1
+                images.append(dict(id=image_id, file_name=file_name,
+                                   height=size[0], width=size[1]))
+                for instance in instances:
+                    rle = mask_utils.encode(
+                        np.asfortranarray(instance.mask.astype(np.uint8)))
+                    x, y, w, h = mask_utils.toBbox(rle).tolist()
+                    rle['counts'] = rle['counts'].decode('ascii')
+                    annotations.append(dict(
+                        id=ann_id, image_id=image_id,
+                        category_id=DEMO_CLASSES.index(instance.label) + 1,
+                        segmentation=rle, area=float(mask_utils.area(rle)),
+                        bbox=[x, y, w, h], iscrowd=0))
+                    ann_id += 1
+            os.makedirs(osp.join(out, 'annotations'), exist_ok=True)
+            with open(osp.join(out, 'annotations',
+                               f'instances_{split}2017.json'), 'w') as f:
+                json.dump(dict(images=images, annotations=annotations,
+                               categories=categories), f)
+
+    return _build_once(root, params, build)
+
+
+def make_cityscapes_set(root: str,
+                        num_train: int = 12,
+                        num_val: int = 4,
+                        size: Tuple[int, int] = (256, 512),
+                        max_objects: int = 4,
+                        seed: int = 0) -> str:
+    """A Cityscapes-format semantic segmentation set.
+
+    Layout as the official release: ``leftImg8bit/{train,val}/<city>/
+    <city>_000000_<frame>_leftImg8bit.png`` and, beside it in ``gtFine/``,
+    ``*_gtFine_labelIds.png``, ``*_gtFine_labelTrainIds.png`` and
+    ``*_gtFine_instanceIds.png`` with the ids of ``cityscapesscripts``. An
+    upper and a lower photographed surface (:data:`CITYSCAPES_UPPER`,
+    :data:`CITYSCAPES_LOWER`) meet at a random horizon, and the objects are
+    stored as :data:`CITYSCAPES_OBJECTS`.
+
+    Args:
+        root (str): Output directory.
+        num_train (int): Training images.
+        num_val (int): Validation images.
+        size (tuple[int, int]): Image (height, width).
+        max_objects (int): Most objects pasted per image.
+        seed (int): Random seed; the set is a function of all arguments.
+
+    Returns:
+        str: ``root``.
+    """
+    from cityscapesscripts.helpers.labels import name2label
+    _check_counts(num_train=num_train, num_val=num_val,
+                  max_objects=max_objects)
+    params = dict(kind='cityscapes', num_train=num_train, num_val=num_val,
+                  size=list(size), max_objects=max_objects, seed=seed)
+    train_ids = np.full(256, 255, np.uint8)
+    for label in name2label.values():
+        if 0 <= label.id < 256 and 0 <= label.trainId < 255:
+            train_ids[label.id] = label.trainId
+
+    def build(out: str, rng: np.random.Generator) -> None:
+        height = size[0]
+        for split, count in (('train', num_train), ('val', num_val)):
+            city = f'demo{split}'
+            for index in range(count):
+                upper = str(rng.choice(list(CITYSCAPES_UPPER)))
+                lower = str(rng.choice(list(CITYSCAPES_LOWER)))
+                horizon = int(rng.uniform(0.35, 0.65) * height)
+                canvas = random_view(photo(upper), size, rng)
+                canvas[horizon:] = random_view(photo(lower), size,
+                                               rng)[horizon:]
+                label_ids = np.full(size, name2label[
+                    CITYSCAPES_UPPER[upper]].id, np.uint8)
+                label_ids[horizon:] = name2label[CITYSCAPES_LOWER[lower]].id
+                instance_ids = label_ids.astype(np.int32)
+                labels = rng.choice(
+                    DEMO_CLASSES, size=rng.integers(1, max_objects + 1))
+                instances = paste_objects(canvas, [str(x) for x in labels],
+                                          rng, scale_range=(0.2, 0.5))
+                for number, instance in enumerate(instances):
+                    label = name2label[CITYSCAPES_OBJECTS[instance.label]]
+                    label_ids[instance.mask] = label.id
+                    instance_ids[instance.mask] = label.id * 1000 + number
+                stem = osp.join(city, f'{city}_000000_{index:06d}')
+                _write_image(
+                    osp.join(out, 'leftImg8bit', split,
+                             f'{stem}_leftImg8bit.png'), canvas)
+                gt = osp.join(out, 'gtFine', split, f'{stem}_gtFine_')
+                _write_image(gt + 'labelIds.png', label_ids)
+                _write_image(gt + 'labelTrainIds.png', train_ids[label_ids])
+                _write_image(gt + 'instanceIds.png',
+                             instance_ids.astype(np.uint16))
+
+    return _build_once(root, params, build)
+
+
+def make_imagenet_set(root: str,
+                      per_class_train: int = 8,
+                      per_class_val: int = 4,
+                      size: int = 96,
+                      seed: int = 0) -> str:
+    """An ImageNet-style folder set: ``{train,val}/<class>/*.JPEG``.
+
+    Each image shows one object of :data:`DEMO_CLASSES` on a background.
+
+    Args:
+        root (str): Output directory.
+        per_class_train (int): Training images per class.
+        per_class_val (int): Validation images per class.
+        size (int): Image side.
+        seed (int): Random seed; the set is a function of all arguments.
+
+    Returns:
+        str: ``root``.
+    """
+    _check_counts(per_class_train=per_class_train,
+                  per_class_val=per_class_val, size=size)
+    params = dict(kind='imagenet', per_class_train=per_class_train,
+                  per_class_val=per_class_val, size=size, seed=seed)
+
+    def build(out: str, rng: np.random.Generator) -> None:
+        for split, count in (('train', per_class_train),
+                             ('val', per_class_val)):
+            for label in DEMO_CLASSES:
+                for index in range(count):
+                    name = str(rng.choice(COCO_BACKGROUNDS))
+                    canvas = random_view(photo(name), (size, size), rng)
+                    paste_objects(canvas, [label], rng, scale_range=(0.6, 0.9))
+                    _write_image(
+                        osp.join(out, split, label,
+                                 f'{label}_{index:04d}.JPEG'), canvas)
+
+    return _build_once(root, params, build)
+
+
+def make_demo_data(root: str = 'data/demo') -> Dict[str, str]:
+    """All three demo sets with their default sizes, under ``root``.
+
+    Returns:
+        dict[str, str]: ``{'coco': ..., 'cityscapes': ..., 'imagenet': ...}``
+        directories.
+    """
+    return dict(
+        coco=make_coco_instance_set(osp.join(root, 'coco')),
+        cityscapes=make_cityscapes_set(osp.join(root, 'cityscapes')),
+        imagenet=make_imagenet_set(osp.join(root, 'imagenet')))

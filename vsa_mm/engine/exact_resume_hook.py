@@ -1,0 +1,168 @@
+"""A hook that makes ``--resume`` continue a run exactly where it stopped."""
+import os
+import os.path as osp
+import random
+import re
+import zipfile
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import torch
+from mmengine.dist import (all_gather_object, barrier, get_dist_info,
+                           is_main_process)
+from mmengine.hooks import Hook
+from mmengine.logging import MMLogger
+from mmengine.runner import EpochBasedTrainLoop
+
+from ..registry import HOOKS
+from .atomic_io import atomic_write_bytes
+
+DATA_BATCH = Optional[Any]
+_REGULAR_CHECKPOINT = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
+
+
+def get_rng_state() -> Dict[str, Any]:
+    """The states of Python's, NumPy's and torch's global generators."""
+    state = dict(
+        python=random.getstate(),
+        numpy=np.random.get_state(),
+        torch=torch.get_rng_state())
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state['cuda'] = torch.cuda.get_rng_state()
+    return state
+
+
+def set_rng_state(state: Dict[str, Any]) -> None:
+    """Restore states returned by :func:`get_rng_state`."""
+    random.setstate(state['python'])
+    np.random.set_state(state['numpy'])
+    torch.set_rng_state(state['torch'])
+    if 'cuda' in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state['cuda'])
+
+
+def is_complete_checkpoint(path: str) -> bool:
+    """Whether ``path`` is a whole ``torch.save`` file (zip with directory).
+
+    A file cut short while being written lacks the zip's central directory,
+    which sits at its end.
+    """
+    return osp.isfile(path) and zipfile.is_zipfile(path)
+
+
+def latest_complete_checkpoint(directory: str) -> Optional[str]:
+    """The newest complete ``epoch_N.pth``/``iter_N.pth`` in ``directory``."""
+    found = []
+    for name in os.listdir(directory):
+        match = _REGULAR_CHECKPOINT.match(name)
+        path = osp.join(directory, name)
+        if match and is_complete_checkpoint(path):
+            found.append((int(match.group(2)), path))
+    return max(found)[1] if found else None
+
+
+@HOOKS.register_module()
+class ExactResumeHook(Hook):
+    """Resume from a complete checkpoint with the random state of the run.
+
+    MMEngine's resume restores weights, optimiser, schedulers and counters,
+    then re-seeds the random generators with the run's initial seed, so a
+    resumed run draws different augmentations, dropout masks and RoI samples
+    than the run it continues. This hook:
+
+    - stores the Python, NumPy and torch (and CUDA) generator states of every
+      rank in each checkpoint's ``meta['rng_states']`` and restores this
+      rank's state when training resumes;
+    - restores the generators after each validation during training, so
+      that validating does not change training;
+    - before an automatic resume (``resume=True`` without ``load_from``),
+      checks that ``work_dir/last_checkpoint`` names a complete checkpoint
+      and otherwise points it at the newest complete one.
+
+    Checkpoints themselves are written atomically by the file backend that
+    importing :mod:`vsa_mm` installs (:mod:`vsa_mm.engine.atomic_io`).
+    """
+
+    priority = 'LOW'  # before CheckpointHook (VERY_LOW) in the same stage
+
+    def __init__(self) -> None:
+        self._states: Optional[List[Dict[str, Any]]] = None
+        self._resumed: Optional[List[Dict[str, Any]]] = None
+        self._before_val: Optional[Dict[str, Any]] = None
+
+    def before_run(self, runner) -> None:
+        """Repair ``last_checkpoint`` before the runner auto-resumes."""
+        if not getattr(runner, '_resume', False) or runner._load_from:
+            return
+        pointer = osp.join(runner.work_dir, 'last_checkpoint')
+        named = ''
+        if osp.isfile(pointer):
+            with open(pointer, encoding='utf-8') as f:
+                named = f.read().strip()
+        if named and is_complete_checkpoint(named):
+            return
+        fallback = latest_complete_checkpoint(runner.work_dir)
+        if fallback is None:
+            return
+        MMLogger.get_current_instance().warning(
+            f'last_checkpoint names {named!r}, which is not a complete '
+            f'checkpoint; resuming from {fallback} instead')
+        if is_main_process():
+            atomic_write_bytes(pointer, fallback.encode('utf-8'))
+        barrier()
+
+    def _capture(self) -> None:
+        state = get_rng_state()
+        _, world_size = get_dist_info()
+        self._states = all_gather_object(state) if world_size > 1 else [
+            state
+        ]
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx: int,
+                         data_batch: DATA_BATCH = None,
+                         outputs: Optional[dict] = None) -> None:
+        """Record the generators where an iteration-based run may save."""
+        if not isinstance(runner.train_loop, EpochBasedTrainLoop):
+            self._capture()
+
+    def after_train_epoch(self, runner) -> None:
+        """Record the generators where an epoch-based run may save."""
+        self._capture()
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Store every rank's generator states in the checkpoint."""
+        states = self._states if self._states is not None else [
+            get_rng_state()
+        ]
+        checkpoint.setdefault('meta', {})['rng_states'] = states
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Keep the states of a checkpoint that is being resumed from."""
+        if getattr(runner, '_resume', False):
+            self._resumed = checkpoint.get('meta', {}).get('rng_states')
+
+    def before_train(self, runner) -> None:
+        """Restore this rank's generators once resuming has finished."""
+        if self._resumed is None:
+            return
+        rank, world_size = get_dist_info()
+        if len(self._resumed) == world_size:
+            set_rng_state(self._resumed[rank])
+        else:
+            MMLogger.get_current_instance().warning(
+                f'the checkpoint holds random states of '
+                f'{len(self._resumed)} processes, this run has {world_size}; '
+                f'the resumed run will not repeat the original exactly')
+        self._resumed = None
+
+    def before_val(self, runner) -> None:
+        """Remember the generators before validating during training."""
+        self._before_val = get_rng_state()
+
+    def after_val(self, runner) -> None:
+        """Give training back the generators it had before validation."""
+        if self._before_val is not None:
+            set_rng_state(self._before_val)
+            self._before_val = None
