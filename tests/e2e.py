@@ -1,0 +1,59 @@
+"""Running the user's entry points (mim, torchrun) in subprocesses."""
+import json
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+from glob import glob
+from typing import Dict, List, Optional
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+BIN = osp.dirname(sys.executable)
+DEMO_CONFIGS = {
+    'mmdet': osp.join(REPO, 'configs/demo/mask-rcnn_swin-t-vsa_fpn_demo-coco.py'),
+    'mmseg': osp.join(REPO,
+                      'configs/demo/upernet_swin-t-vsa_demo-cityscapes.py'),
+    'mmpretrain': osp.join(REPO,
+                           'configs/demo/swin-tiny-vsa_demo-imagenet.py'),
+}
+
+
+def run(cmd: List[str], cwd: str, timeout: int = 900,
+        env: Optional[dict] = None) -> str:
+    """Run ``cmd``; return its output, or fail with the output's tail."""
+    full_env = dict(os.environ, PYTHONWARNINGS='ignore',
+                    PYTHONPATH=os.pathsep.join(
+                        [REPO, os.environ.get('PYTHONPATH', '')]))
+    full_env.update(env or {})
+    proc = subprocess.run(
+        cmd, cwd=cwd, env=full_env, timeout=timeout, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        raise AssertionError(f'{" ".join(cmd)} exited with '
+                             f'{proc.returncode}:\n{proc.stdout[-6000:]}')
+    return proc.stdout
+
+
+def mim(*args: str, cwd: str) -> str:
+    """``mim <args>`` with this environment's mim, on the CPU."""
+    return run([osp.join(BIN, 'mim'), *args, '--gpus', '0'], cwd=cwd)
+
+
+def train_losses(work_dir: str) -> List[float]:
+    """The logged training losses of the (single) run in ``work_dir``."""
+    logs = glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
+    assert len(logs) == 1, logs
+    with open(logs[0]) as f:
+        records = [json.loads(line) for line in f]
+    return [r['loss'] for r in records if 'loss' in r]
+
+
+def read_test_metrics(output: str) -> Dict[str, float]:
+    """The metrics of the last ``(test)`` summary line of a log."""
+    lines = [line for line in output.splitlines() if '(test)' in line]
+    assert lines, output[-3000:]
+    return {
+        key: float(value)
+        for key, value in re.findall(r'(\S+): (-?\d+(?:\.\d+)?)', lines[-1])
+    }
