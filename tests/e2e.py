@@ -24,7 +24,8 @@ def run(cmd: List[str], cwd: str, timeout: int = 900,
     """Run ``cmd``; return its output, or fail with the output's tail."""
     full_env = dict(os.environ, PYTHONWARNINGS='ignore',
                     PYTHONPATH=os.pathsep.join(
-                        [REPO, os.environ.get('PYTHONPATH', '')]))
+                        [osp.join(REPO, 'tests'),
+                         os.environ.get('PYTHONPATH', '')]))
     full_env.update(env or {})
     proc = subprocess.run(
         cmd, cwd=cwd, env=full_env, timeout=timeout, text=True,
@@ -57,3 +58,18 @@ def read_test_metrics(output: str) -> Dict[str, float]:
         key: float(value)
         for key, value in re.findall(r'(\S+): (-?\d+(?:\.\d+)?)', lines[-1])
     }
+
+
+def write_recording_config(directory: str, base: str, record_dir: str,
+                           overrides: str = '') -> str:
+    """A config that runs ``base`` with the weight-recording test hook."""
+    path = osp.join(directory, 'recording_config.py')
+    with open(path, 'w') as f:
+        f.write(f"_base_ = [{base!r}]\n"
+                "custom_imports = dict(imports=['vsa_mm', "
+                "'record_weights_hook'], "
+                "allow_failed_imports=False)\n"
+                "custom_hooks = [dict(type='vsa_mm.ExactResumeHook'), "
+                f"dict(type='RecordWeightsHook', out_dir={record_dir!r})]\n"
+                + overrides)
+    return path

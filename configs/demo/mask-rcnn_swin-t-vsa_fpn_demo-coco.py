@@ -85,5 +85,6 @@ param_scheduler = [
     dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True,
          milestones=[3], gamma=0.1),
 ]
-default_hooks = dict(logger=dict(interval=1))
+default_hooks = dict(
+    logger=dict(interval=1), checkpoint=dict(interval=max_epochs))
 randomness = dict(seed=0)

@@ -55,5 +55,6 @@ param_scheduler = [
 ]
 optim_wrapper = dict(optimizer=dict(lr=2e-4))
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
-default_hooks = dict(logger=dict(interval=1))
+default_hooks = dict(
+    logger=dict(interval=1), checkpoint=dict(interval=max_epochs))
 randomness = dict(seed=0)
