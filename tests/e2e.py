@@ -11,7 +11,8 @@ from typing import Dict, List, Optional
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 BIN = osp.dirname(sys.executable)
 DEMO_CONFIGS = {
-    'mmdet': osp.join(REPO, 'configs/demo/mask-rcnn_swin-t-vsa_fpn_demo-coco.py'),
+    'mmdet': osp.join(REPO,
+                      'configs/demo/mask-rcnn_swin-t-vsa_fpn_demo-coco.py'),
     'mmseg': osp.join(REPO,
                       'configs/demo/upernet_swin-t-vsa_demo-cityscapes.py'),
     'mmpretrain': osp.join(REPO,

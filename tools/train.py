@@ -63,6 +63,9 @@ def build_config(args: argparse.Namespace) -> Config:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.auto_scale_lr:
+        if 'auto_scale_lr' not in cfg:
+            raise ValueError(f'--auto-scale-lr needs auto_scale_lr (with '
+                             f'base_batch_size) in {args.config}')
         cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None

@@ -13,14 +13,21 @@ content) but not learned behaviour. With ``--checkpoint`` (a state dict or an
 MMEngine checkpoint) and ``--prefix`` naming one VSA layer, the learned
 windows of that layer are drawn.
 
-Example::
+With ``--config`` (any vsa_mm mmdet/mmseg/mmpretrain config), the trained
+model of ``--checkpoint`` runs on ``--image`` through the config's test
+pipeline, and the windows of the VSA layer ``--layer`` are drawn on the
+image the model saw, as that layer sampled them.
+
+Examples::
 
     .venv/bin/python tools/visualize_windows.py --out outputs/vsa_windows.png
+    .venv/bin/python tools/visualize_windows.py --config CONFIG \
+        --checkpoint CKPT --image IMAGE --layer backbone.stages.1.blocks.1.attn
 """
 import argparse
 import os
 import os.path as osp
-from typing import Optional
+from typing import Optional, Sequence, Tuple
 
 import matplotlib
 import numpy as np
@@ -84,20 +91,44 @@ def build_layer(checkpoint: Optional[str], prefix: str,
     return layer
 
 
+def padded_map(hw_shape: Sequence[int], window_size: int) -> Tuple[int, int]:
+    """The (Hp, Wp) map, padded to whole windows, that grids refer to."""
+    return tuple(-(-int(side) // window_size) * window_size
+                 for side in hw_shape)
+
+
 def draw(image: np.ndarray, grid: torch.Tensor, window_size: int,
-         out_file: str, title: str) -> None:
-    """Draw default windows and each head's sampled window extents."""
+         stride: int, map_hw: Tuple[int, int], out_file: str,
+         title: str) -> None:
+    """Draw default windows and each head's sampled window extents.
+
+    Args:
+        image (np.ndarray): (H, W, 3) RGB in [0, 1].
+        grid (torch.Tensor): (1, nW, heads, N, 2) sampling positions.
+        window_size (int): Window side in tokens.
+        stride (int): Image pixels per token of the layer's map.
+        map_hw (tuple[int, int]): The padded map (Hp, Wp) of ``grid``.
+        out_file (str): Output picture.
+        title (str): Figure title.
+    """
     height, width = image.shape[:2]
-    map_h, map_w = height // PATCH, width // PATCH
-    # normalised (x, y) -> image pixels (centres of the stride-4 patches)
+    map_h, map_w = map_hw
+    # normalised (x, y) -> image pixels (centres of the layer's tokens)
     pixels = (grid[0] + 1) / 2 * grid.new_tensor([map_w - 1, map_h - 1])
-    pixels = (pixels + 0.5) * PATCH
-    colours = ('tab:red', 'tab:cyan', 'tab:olive')
+    pixels = (pixels + 0.5) * stride
+    colours = ('tab:red', 'tab:cyan', 'tab:olive', 'tab:orange')
     num_heads = pixels.shape[1]
-    fig, axes = plt.subplots(1, num_heads, figsize=(5 * num_heads, 5.4))
-    for head, axis in enumerate(np.atleast_1d(axes)):
+    columns = min(num_heads, 4)
+    rows = -(-num_heads // columns)
+    aspect = height / width
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(5 * columns, 5 * aspect * rows + 0.6),
+        squeeze=False)
+    for axis in axes.flat[num_heads:]:
+        axis.axis('off')
+    for head, axis in zip(range(num_heads), axes.flat):
         axis.imshow(image, extent=(0, width, height, 0))
-        step = window_size * PATCH
+        step = window_size * stride
         for y in range(0, height, step):
             for x in range(0, width, step):
                 axis.add_patch(
@@ -108,8 +139,9 @@ def draw(image: np.ndarray, grid: torch.Tensor, window_size: int,
             size = (high - low).tolist()
             axis.add_patch(
                 Rectangle(low.tolist(), *size, fill=False,
-                          ec=colours[head % 3], lw=1.2))
-            axis.plot(*window.mean(0).tolist(), '.', color=colours[head % 3])
+                          ec=colours[head % len(colours)], lw=1.2))
+            axis.plot(*window.mean(0).tolist(), '.',
+                      color=colours[head % len(colours)])
         axis.set_xlim(-step, width + step)
         axis.set_ylim(height + step, -step)
         axis.set_title(f'head {head}')
@@ -121,6 +153,52 @@ def draw(image: np.ndarray, grid: torch.Tensor, window_size: int,
     plt.close(fig)
 
 
+def model_windows(config: str, checkpoint: str, image_path: str,
+                  layer_name: str):
+    """Run a trained model on an image; the windows of one of its layers.
+
+    Returns:
+        tuple: (image (H, W, 3) in [0, 1] as the model saw it, sampling grid
+        (1, nW, heads, N, 2), the layer, its stride, its padded map size).
+    """
+    from mmengine.config import Config
+    from mmengine.dataset import Compose, pseudo_collate
+    from mmengine.registry import MODELS, init_default_scope
+    from mmengine.runner import load_checkpoint
+
+    cfg = Config.fromfile(config)
+    init_default_scope(cfg.get('default_scope', 'mmengine'))
+    model = MODELS.build(cfg.model)
+    load_checkpoint(model, checkpoint, map_location='cpu')
+    model.eval()
+    layer = model.get_submodule(layer_name)
+    if not isinstance(layer, VSAWindowAttention):
+        raise ValueError(f'{layer_name!r} is a {type(layer).__name__}, not '
+                         'a VSAWindowAttention layer')
+    pipeline = Compose([
+        step for step in cfg.test_dataloader.dataset.pipeline
+        if step['type'] != 'LoadAnnotations'
+    ])
+    batch = model.data_preprocessor(
+        pseudo_collate([pipeline(dict(img_path=image_path, img_id=0))]),
+        False)
+    captured = []
+    handle = layer.register_forward_pre_hook(
+        lambda module, args: captured.append(args))
+    with torch.no_grad():
+        model.extract_feat(batch['inputs'])
+    handle.remove()
+    tokens, hw_shape = captured[0][:2]
+    with torch.no_grad():
+        grid = layer.sampling_grid(tokens[:1], hw_shape)
+    preprocessor = model.data_preprocessor
+    pixels = batch['inputs'][0] * preprocessor.std + preprocessor.mean
+    image = (pixels / 255).clamp(0, 1).permute(1, 2, 0).numpy()
+    stride = image.shape[1] // int(hw_shape[1])
+    return image, grid, layer, stride, padded_map(hw_shape,
+                                                  layer.window_size)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--photo', default='astronaut', choices=PHOTOS)
@@ -130,12 +208,28 @@ def main() -> None:
         '--prefix', default='', help='state-dict prefix of the VSA layer')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--out', default='outputs/vsa_windows.png')
+    parser.add_argument('--config', help='draw a trained model\'s windows')
+    parser.add_argument('--image', help='image for --config')
+    parser.add_argument(
+        '--layer',
+        default='backbone.stages.1.blocks.1.attn',
+        help='VSA layer of the --config model')
     args = parser.parse_args()
+    logger = MMLogger.get_instance('vsa_mm')
+    if args.config:
+        if not (args.checkpoint and args.image):
+            parser.error('--config needs --checkpoint and --image')
+        image, grid, layer, stride, map_hw = model_windows(
+            args.config, args.checkpoint, args.image, args.layer)
+        draw(image, grid, layer.window_size, stride, map_hw, args.out,
+             f'learned VSA windows of {args.layer} on '
+             f'{osp.basename(args.image)}; grey: default windows')
+        logger.info(f'wrote {args.out}: {grid.shape[1]} windows x '
+                    f'{grid.shape[2]} heads at stride {stride}')
+        return
     if args.size % (PATCH * 7):
         parser.error(f'--size must be a multiple of {PATCH * 7}, '
                      f'got {args.size}')
-
-    logger = MMLogger.get_instance('vsa_mm')
     image = load_photo(args.photo, args.size)
     tokens = patch_tokens(image)
     layer = build_layer(args.checkpoint, args.prefix, args.seed)
@@ -145,7 +239,7 @@ def main() -> None:
     title = (f'VSA windows on skimage.data.{args.photo} '
              f'({"learned" if args.checkpoint else "random regression"}); '
              'grey: default 7x7-patch windows')
-    draw(image, grid, layer.window_size, args.out, title)
+    draw(image, grid, layer.window_size, PATCH, (side, side), args.out, title)
     extent = (grid[..., 0].amax(-1) - grid[..., 0].amin(-1)) * (side - 1) / 2
     logger.info(f'wrote {args.out}: {grid.shape[1]} windows x '
                 f'{grid.shape[2]} heads; sampled window width '

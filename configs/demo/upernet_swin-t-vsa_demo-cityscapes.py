@@ -4,7 +4,9 @@
 # (x0.25), the schedule length and the loader (no worker processes, batch 2)
 # differ; the backbone starts from random weights because nothing may be
 # downloaded.
-_base_ = ['../mmseg/swin_vsa/upernet_swin-t-vsa_4xb2-40k_cityscapes-512x1024.py']
+_base_ = [
+    '../mmseg/swin_vsa/upernet_swin-t-vsa_4xb2-40k_cityscapes-512x1024.py'
+]
 
 data_root = 'data/demo/cityscapes/'
 scale = 0.25  # of the real recipe's image sizes

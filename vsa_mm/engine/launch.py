@@ -31,7 +31,8 @@ def prepare_cpu_distributed(cfg: Config) -> None:
             f'missing: {missing}')
     if not torch_dist.is_initialized():
         torch_dist.init_process_group(backend='gloo')
-    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    dist_cfg['backend'] = 'gloo'
     wrapper = cfg.get('model_wrapper_cfg') or dict(
         type='MMDistributedDataParallel', broadcast_buffers=False)
     wrapper['device_ids'] = None

@@ -1,6 +1,7 @@
 # Swin-Tiny + VSA, four feature maps for dense prediction. The pretrained
 # weights are our ImageNet-1K classifier (configs/mmpretrain/swin_vsa/) or
-# the authors' weights converted by tools/model_converters/swin_vsa_to_vsa_mm.py.
+# the authors' weights converted by
+# tools/model_converters/swin_vsa_to_vsa_mm.py.
 backbone = dict(
     type='vsa_mm.SwinTransformerVSA',
     arch='tiny',
