@@ -167,3 +167,19 @@ def test_cpu_distributed_sets_gloo_and_device_free_ddp(monkeypatch):
     prepare_cpu_distributed(cfg)
     assert cfg.env_cfg.dist_cfg.backend == 'gloo'
     assert cfg.model_wrapper_cfg.device_ids is None
+
+
+def test_iteration_runs_record_states_only_where_they_save():
+    from mmengine.hooks import CheckpointHook
+    hook = ExactResumeHook()
+    runner = SimpleNamespace(
+        hooks=[CheckpointHook(interval=3, by_epoch=False)],
+        train_loop=object(), iter=0, max_iters=8)
+    captured = []
+    for step in range(8):
+        runner.iter = step
+        hook._states = None
+        hook.after_train_iter(runner, step)
+        captured.append(hook._states is not None)
+    # saves after iterations 3 and 6 (every 3) and 8 (the last)
+    assert captured == [False, False, True, False, False, True, False, True]

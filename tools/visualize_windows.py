@@ -199,6 +199,25 @@ def model_windows(config: str, checkpoint: str, image_path: str,
                                                   layer.window_size)
 
 
+def window_motion(grid: torch.Tensor, window_size: int,
+                  map_hw: Tuple[int, int]) -> str:
+    """How far the sampled windows are from the default ones, in tokens."""
+    map_h, map_w = map_hw
+    tokens = (grid[0] + 1) / 2 * grid.new_tensor([map_w - 1, map_h - 1])
+    rows, cols = map_h // window_size, map_w // window_size
+    offset = (window_size - 1) / 2
+    default = torch.stack(
+        torch.meshgrid(
+            torch.arange(cols) * window_size + offset,
+            torch.arange(rows) * window_size + offset,
+            indexing='xy'), -1).reshape(-1, 1, 2).to(tokens)
+    shift = (tokens.mean(2) - default).norm(dim=-1)
+    width = tokens[..., 0].amax(-1) - tokens[..., 0].amin(-1)
+    return (f'window centres moved {shift.mean():.2f} tokens on average '
+            f'(at most {shift.max():.2f}); widths {width.min():.2f}-'
+            f'{width.max():.2f} tokens (default {window_size - 1})')
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--photo', default='astronaut', choices=PHOTOS)
@@ -225,7 +244,8 @@ def main() -> None:
              f'learned VSA windows of {args.layer} on '
              f'{osp.basename(args.image)}; grey: default windows')
         logger.info(f'wrote {args.out}: {grid.shape[1]} windows x '
-                    f'{grid.shape[2]} heads at stride {stride}')
+                    f'{grid.shape[2]} heads at stride {stride}; '
+                    f'{window_motion(grid, layer.window_size, map_hw)}')
         return
     if args.size % (PATCH * 7):
         parser.error(f'--size must be a multiple of {PATCH * 7}, '

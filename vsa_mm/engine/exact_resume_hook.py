@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from mmengine.dist import (all_gather_object, barrier, get_dist_info,
                            is_main_process)
-from mmengine.hooks import Hook
+from mmengine.hooks import CheckpointHook, Hook
 from mmengine.logging import MMLogger
 from mmengine.runner import EpochBasedTrainLoop
 
@@ -118,13 +118,27 @@ class ExactResumeHook(Hook):
             state
         ]
 
+    @staticmethod
+    def _saves_after_this_iter(runner) -> bool:
+        """Whether a CheckpointHook saves at the end of this iteration."""
+        hooks = [h for h in runner.hooks if isinstance(h, CheckpointHook)]
+        if not hooks:
+            return True
+        return any(
+            not hook.by_epoch and (
+                hook.every_n_train_iters(runner, hook.interval,
+                                         hook.save_begin) or
+                (hook.save_last and hook.is_last_train_iter(runner)))
+            for hook in hooks)
+
     def after_train_iter(self,
                          runner,
                          batch_idx: int,
                          data_batch: DATA_BATCH = None,
                          outputs: Optional[dict] = None) -> None:
-        """Record the generators where an iteration-based run may save."""
-        if not isinstance(runner.train_loop, EpochBasedTrainLoop):
+        """Record the generators where an iteration-based run will save."""
+        if not isinstance(runner.train_loop, EpochBasedTrainLoop) and \
+                self._saves_after_this_iter(runner):
             self._capture()
 
     def after_train_epoch(self, runner) -> None:
