@@ -18,7 +18,7 @@ OVERRIDES = """
 train_cfg = dict(max_epochs=4, val_interval=1)
 train_dataloader = dict(dataset=dict(indices=6))
 val_dataloader = dict(dataset=dict(indices=2))
-default_hooks = dict(checkpoint=dict(interval=1))
+default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=2))
 """
 
 

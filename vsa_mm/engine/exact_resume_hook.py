@@ -94,22 +94,26 @@ class ExactResumeHook(Hook):
         """Repair ``last_checkpoint`` before the runner auto-resumes."""
         if not getattr(runner, '_resume', False) or runner._load_from:
             return
-        pointer = osp.join(runner.work_dir, 'last_checkpoint')
+        if is_main_process():
+            self._repair_pointer(runner.work_dir)
+        barrier()  # every process reads the pointer after the repair
+
+    @staticmethod
+    def _repair_pointer(work_dir: str) -> None:
+        pointer = osp.join(work_dir, 'last_checkpoint')
         named = ''
         if osp.isfile(pointer):
             with open(pointer, encoding='utf-8') as f:
                 named = f.read().strip()
         if named and is_complete_checkpoint(named):
             return
-        fallback = latest_complete_checkpoint(runner.work_dir)
+        fallback = latest_complete_checkpoint(work_dir)
         if fallback is None:
             return
         MMLogger.get_current_instance().warning(
             f'last_checkpoint names {named!r}, which is not a complete '
             f'checkpoint; resuming from {fallback} instead')
-        if is_main_process():
-            atomic_write_bytes(pointer, fallback.encode('utf-8'))
-        barrier()
+        atomic_write_bytes(pointer, fallback.encode('utf-8'))
 
     def _capture(self) -> None:
         state = get_rng_state()
