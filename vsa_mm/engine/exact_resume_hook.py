@@ -81,6 +81,13 @@ class ExactResumeHook(Hook):
 
     Checkpoints themselves are written atomically by the file backend that
     importing :mod:`vsa_mm` installs (:mod:`vsa_mm.engine.atomic_io`).
+
+    Note:
+        The resumed run repeats the original exactly when its data loader
+        draws random numbers in the main process (``num_workers=0``) or in
+        workers restarted every epoch. Persistent workers restart their
+        streams on resume, and iteration-based loops fast-forward the data
+        loader through the finished iterations, which draws again.
     """
 
     priority = 'LOW'  # before CheckpointHook (VERY_LOW) in the same stage
