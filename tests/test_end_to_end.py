@@ -7,7 +7,7 @@ with ``mim test`` through the library's real metric.
 import os.path as osp
 
 import pytest
-from e2e import DEMO_CONFIGS, mim, read_test_metrics, train_losses
+from e2e import DEMO_CONFIGS, REPO, mim, read_test_metrics, train_losses
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +36,22 @@ def test_mmdet_mask_rcnn(demo_workspace):
         assert 0.0 <= metrics[key] <= 1.0, metrics
 
 
-def test_mmseg_upernet(demo_workspace):
+def _ms_flip_twin(directory: str) -> str:
+    """The shipped ms+flip test config, re-based on the tiny config."""
+    shipped = osp.join(REPO, 'configs', 'mmseg', 'swin_vsa',
+                       'upernet_swin-t-vsa_4xb2-40k_cityscapes-512x1024'
+                       '_ms-flip-test.py')
+    with open(shipped) as f:
+        text = f.read()
+    base = "['./upernet_swin-t-vsa_4xb2-40k_cityscapes-512x1024.py']"
+    assert base in text
+    path = osp.join(directory, 'ms_flip_test.py')
+    with open(path, 'w') as f:
+        f.write(text.replace(base, repr([DEMO_CONFIGS['mmseg']])))
+    return path
+
+
+def test_mmseg_upernet(demo_workspace, tmp_path):
     work_dir = _train('mmseg', demo_workspace, 'seg')
     checkpoint = osp.join(work_dir, 'iter_30.pth')
     assert osp.isfile(checkpoint)
@@ -47,10 +62,14 @@ def test_mmseg_upernet(demo_workspace):
         mim('test', 'mmseg', DEMO_CONFIGS['mmseg'], '--checkpoint',
             checkpoint, '--work-dir', work_dir, '--tta',
             cwd=demo_workspace))
+    twin = read_test_metrics(
+        mim('test', 'mmseg', _ms_flip_twin(str(tmp_path)), '--checkpoint',
+            checkpoint, '--work-dir', work_dir, cwd=demo_workspace))
     for metrics in (single, multi):
         assert 0.0 < metrics['mIoU'] <= 100.0, metrics
         assert 0.0 < metrics['aAcc'] <= 100.0, metrics
     assert multi['mIoU'] != single['mIoU']  # the augmented test did run
+    assert twin['mIoU'] == multi['mIoU']  # *_ms-flip-test configs = --tta
 
 
 def test_mmpretrain_classifier(demo_workspace):
