@@ -14,10 +14,8 @@ import argparse
 import os.path as osp
 
 from mmengine.config import Config, DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
-from vsa_mm.engine import needs_cpu_distributed, prepare_cpu_distributed
+from vsa_mm.engine import build_runner
 
 
 def parse_args() -> argparse.Namespace:
@@ -56,10 +54,7 @@ def main() -> None:
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
-    if needs_cpu_distributed(args.launcher):
-        prepare_cpu_distributed(cfg)
-    runner = (RUNNERS.build(cfg)
-              if 'runner_type' in cfg else Runner.from_cfg(cfg))
+    runner = build_runner(cfg)
     runner.test()
 
 

@@ -13,10 +13,8 @@ import argparse
 import os.path as osp
 
 from mmengine.config import Config, DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
-from vsa_mm.engine import needs_cpu_distributed, prepare_cpu_distributed
+from vsa_mm.engine import build_runner
 
 
 def parse_args() -> argparse.Namespace:
@@ -77,10 +75,7 @@ def build_config(args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = build_config(args)
-    if needs_cpu_distributed(args.launcher):
-        prepare_cpu_distributed(cfg)
-    runner = (RUNNERS.build(cfg)
-              if 'runner_type' in cfg else Runner.from_cfg(cfg))
+    runner = build_runner(cfg)
     runner.train()
 
 

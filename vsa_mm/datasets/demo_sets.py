@@ -15,7 +15,7 @@ from typing import Callable, Dict, List, Tuple
 import cv2
 import numpy as np
 
-from .compose import Instance, paste_objects, random_view
+from .compose import paste_objects, random_view
 from .photos import OBJECT_SOURCES, photo
 
 #: Class names of the COCO-format and ImageNet-style demo sets.
@@ -68,12 +68,10 @@ def _build_once(root: str, params: dict,
     return root
 
 
-def _scene(size: Tuple[int, int], background: np.ndarray,
-           rng: np.random.Generator,
-           max_objects: int) -> Tuple[np.ndarray, List[Instance]]:
-    canvas = background.copy()
+def _random_labels(rng: np.random.Generator, max_objects: int) -> List[str]:
+    """1 to ``max_objects`` class names drawn from :data:`DEMO_CLASSES`."""
     labels = rng.choice(DEMO_CLASSES, size=rng.integers(1, max_objects + 1))
-    return canvas, paste_objects(canvas, [str(x) for x in labels], rng)
+    return [str(label) for label in labels]
 
 
 def _check_counts(**counts: int) -> None:
@@ -121,8 +119,9 @@ def make_coco_instance_set(root: str,
             images, annotations = [], []
             for index in range(count):
                 name = str(rng.choice(COCO_BACKGROUNDS))
-                background = random_view(photo(name), size, rng)
-                canvas, instances = _scene(size, background, rng, max_objects)
+                canvas = random_view(photo(name), size, rng)
+                instances = paste_objects(
+                    canvas, _random_labels(rng, max_objects), rng)
                 file_name = f'{split}_{index:06d}.jpg'
                 _write_image(osp.join(out, f'{split}2017', file_name), canvas)
                 image_id = index + 1
@@ -200,10 +199,9 @@ def make_cityscapes_set(root: str,
                     CITYSCAPES_UPPER[upper]].id, np.uint8)
                 label_ids[horizon:] = name2label[CITYSCAPES_LOWER[lower]].id
                 instance_ids = label_ids.astype(np.int32)
-                labels = rng.choice(
-                    DEMO_CLASSES, size=rng.integers(1, max_objects + 1))
-                instances = paste_objects(canvas, [str(x) for x in labels],
-                                          rng, scale_range=(0.2, 0.5))
+                instances = paste_objects(
+                    canvas, _random_labels(rng, max_objects), rng,
+                    scale_range=(0.2, 0.5))
                 for number, instance in enumerate(instances):
                     label = name2label[CITYSCAPES_OBJECTS[instance.label]]
                     label_ids[instance.mask] = label.id

@@ -3,10 +3,10 @@ from .atomic_io import (AtomicLocalBackend, atomic_write_bytes,
                         register_atomic_local_backend)
 from .checkpoint_loaders import register_checkpoint_loaders
 from .exact_resume_hook import ExactResumeHook
-from .launch import needs_cpu_distributed, prepare_cpu_distributed
+from .launch import build_runner, prepare_cpu_distributed
 
 __all__ = [
     'AtomicLocalBackend', 'atomic_write_bytes',
     'register_atomic_local_backend', 'register_checkpoint_loaders',
-    'ExactResumeHook', 'needs_cpu_distributed', 'prepare_cpu_distributed'
+    'ExactResumeHook', 'build_runner', 'prepare_cpu_distributed'
 ]

@@ -1,9 +1,11 @@
-"""Start distributed runs on machines without GPUs."""
+"""Build runners, also for distributed runs on machines without GPUs."""
 import os
 
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
 
 
 def prepare_cpu_distributed(cfg: Config) -> None:
@@ -39,6 +41,23 @@ def prepare_cpu_distributed(cfg: Config) -> None:
     cfg.model_wrapper_cfg = wrapper
 
 
-def needs_cpu_distributed(launcher: str) -> bool:
-    """Whether ``launcher`` asks for distributed training without CUDA."""
-    return launcher != 'none' and not torch.cuda.is_available()
+def build_runner(cfg: Config) -> Runner:
+    """The runner of ``cfg``, as the libraries' train/test scripts build it.
+
+    A config with ``runner_type`` is built from the ``RUNNERS`` registry,
+    any other with :meth:`Runner.from_cfg`. When ``cfg.launcher`` asks for
+    a distributed run and there is no CUDA, :func:`prepare_cpu_distributed`
+    is applied first.
+
+    Args:
+        cfg (Config): A complete config (``launcher`` set).
+
+    Returns:
+        Runner: The runner, ready for ``train()`` or ``test()``.
+    """
+    if cfg.get('launcher', 'none') != 'none' and \
+            not torch.cuda.is_available():
+        prepare_cpu_distributed(cfg)
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
