@@ -2,7 +2,7 @@
 
 Importing the package (for example through a config's
 ``custom_imports = dict(imports=['vsa_mm'], allow_failed_imports=False)``)
-registers its models and hooks in the ``vsa_mm`` registry scope, makes
+registers its models, hooks and metrics in the ``vsa_mm`` registry scope, makes
 MMEngine checkpoints loadable on torch >= 2.6 and makes MMEngine's local
 file writes (checkpoints included) atomic.
 """
@@ -12,6 +12,7 @@ from .version import __version__
 register_checkpoint_loaders()
 register_atomic_local_backend()
 
+from . import evaluation  # noqa: E402,F401  registers the metrics
 from . import models  # noqa: E402,F401  registers the models
 
 __all__ = [

@@ -7,8 +7,12 @@ built as ``type='vsa_mm.<Name>'``).
 ``vsa_mm``: every module registered here can be built from any OpenMMLab
 config as ``type='vsa_mm.<Name>'``, and as ``type='<Name>'`` when the default
 scope is ``vsa_mm``.
+
+``METRICS`` holds the evaluation metrics of :mod:`vsa_mm.evaluation`
+(scope ``vsa_mm``, built as ``type='vsa_mm.<Name>'`` in an evaluator).
 """
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import Registry
 
@@ -24,4 +28,10 @@ HOOKS = Registry(
     scope='vsa_mm',
     locations=['vsa_mm.engine'])
 
-__all__ = ['MODELS', 'HOOKS']
+METRICS = Registry(
+    'metric',
+    parent=MMENGINE_METRICS,
+    scope='vsa_mm',
+    locations=['vsa_mm.evaluation'])
+
+__all__ = ['MODELS', 'HOOKS', 'METRICS']
