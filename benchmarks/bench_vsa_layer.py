@@ -5,10 +5,11 @@ for backward, at Swin-T stage-1 and stage-3 shapes, for:
 
 * ``WindowMSA``: mmpretrain's ``ShiftWindowMSA`` with ``shift_size=0``, i.e.
   ``WindowMSA`` with padding, window partition and reverse (the baseline);
-* ``VSA fast``: our layer's default path on this device;
-* ``VSA fast + SDPA``: the fast path attending through
-  ``scaled_dot_product_attention`` (the default off the CPU);
-* ``VSA reference``: the explicit ``grid_sample`` path.
+* ``VSA auto``: our layer's default backend on this device (``'gather'``
+  on the CPU, ``'gather_sdpa'`` elsewhere);
+* ``VSA gather_sdpa``: the row gather attending through
+  ``scaled_dot_product_attention``;
+* ``VSA reference``: the explicit ``grid_sample`` backend.
 
 VSA's regression heads get random non-zero weights (a trained state: the
 windows move and stretch), so sampling is never a no-op. Timings are
@@ -83,15 +84,15 @@ def build_models(shape: Shape, device: torch.device) -> Dict[str, nn.Module]:
         nn.init.normal_(head.proj.weight, std=0.05)
         nn.init.normal_(head.proj.bias, std=0.2)
     sdpa = VSAWindowAttention(
-        shape.channels, shape.heads, WINDOW, use_sdpa=True)
+        shape.channels, shape.heads, WINDOW, backend='gather_sdpa')
     reference = VSAWindowAttention(
-        shape.channels, shape.heads, WINDOW, fast_path=False)
+        shape.channels, shape.heads, WINDOW, backend='reference')
     sdpa.load_state_dict(vsa.state_dict())
     reference.load_state_dict(vsa.state_dict())
     models = {
         'WindowMSA (mmpretrain)': window_msa,
-        'VSA fast': vsa,
-        'VSA fast + SDPA': sdpa,
+        'VSA auto': vsa,
+        'VSA gather_sdpa': sdpa,
         'VSA reference': reference,
     }
     return {name: m.to(device).train() for name, m in models.items()}

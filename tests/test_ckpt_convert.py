@@ -189,13 +189,14 @@ def test_unwrap_state_dict():
     weights = {'a': torch.zeros(1)}
     ema = {'a': torch.ones(1)}
     assert unwrap_state_dict({'model': weights}) == weights
+    # The EMA weights are taken by default, as the official runs use them.
     assert unwrap_state_dict({'state_dict': weights,
-                              'state_dict_ema': ema}) == weights
+                              'state_dict_ema': ema}) == ema
     assert unwrap_state_dict(
         {
             'state_dict': weights,
             'state_dict_ema': ema
-        }, prefer_ema=True) == ema
+        }, prefer_ema=False) == weights
     assert unwrap_state_dict({'state_dict_ema': ema}) == ema
     assert unwrap_state_dict({'module.a': weights['a']}) == weights
     with pytest.raises(TypeError, match='epoch'):

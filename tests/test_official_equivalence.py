@@ -223,6 +223,9 @@ def official_pcm(x, state, prefix, strides, groups):
 
 
 def official_vitaev2_vsa_logits(state, images, settings, ws=7):
+    from vsa_mm.models import ViTAEv2
+    settings = {**ViTAEv2.arch_defaults, **settings}
+
     def ln(t, name, eps):
         return F.layer_norm(t, t.shape[-1:], state[name + '.weight'],
                             state[name + '.bias'], eps)
@@ -260,13 +263,14 @@ def official_vitaev2_vsa_logits(state, images, settings, ws=7):
         t = t + tokens(
             F.conv2d(prm, state[rc + 'pos.weight'], state[rc + 'pos.bias'],
                      padding=3, groups=prm_dims))
-        heads, token_dims = settings['rc_heads'][i], settings['token_dims'][i]
+        heads = settings['reduction_heads'][i]
+        token_dims = settings['embed_dims'][i]
         attn = official_vsa_classification(
             as_map(ln(t, rc + 'norm1', 1e-5), h, w), state, rc + 'attn.',
             heads, ws, token_dims, (prm_dims // heads)**-0.5)
         conv = official_pcm(x, state, rc + 'PCM.',
                             (2, 2, 1) if stride == 4 else (2, 1, 1),
-                            settings['rc_groups'][i])
+                            settings['reduction_groups'][i])
         t = tokens(attn) + tokens(conv)
         t = t + mlp(ln(t, rc + 'norm2', 1e-5), rc + 'mlp')
         for j in range(depth):
@@ -275,12 +279,12 @@ def official_vitaev2_vsa_logits(state, images, settings, ws=7):
                 F.conv2d(as_map(t, h, w), state[nc + 'pos.weight'],
                          state[nc + 'pos.bias'], padding=3,
                          groups=token_dims))
-            heads = settings['nc_heads'][i]
+            heads = settings['num_heads'][i]
             attn = official_vsa_classification(
                 as_map(ln(y, nc + 'norm1', 1e-6), h, w), state, nc + 'attn.',
                 heads, ws, token_dims, (token_dims // heads)**-0.5)
             conv = official_pcm(as_map(t, h, w), state, nc + 'PCM.',
-                                (1, 1, 1), settings['nc_groups'][i])
+                                (1, 1, 1), settings['groups'][i])
             t = t + tokens(attn) + tokens(conv)
             t = t + mlp(ln(t, nc + 'norm2', 1e-6), nc + 'mlp')
         x = as_map(t, h, w)

@@ -15,18 +15,18 @@ from vsa_mm.models.backbones.vitaev2 import PyramidReduction
 from vsa_mm.models.utils import convert_vitaev2_vsa
 
 SMALL = dict(
-    ViTAEv2.arch_zoo['s-vsa'],
-    embed_dims=[16, 16, 32, 32],
-    token_dims=[16, 32, 64, 64],
+    prm_dims=[16, 16, 32, 32],
+    embed_dims=[16, 32, 64, 64],
     depths=[1, 1, 1, 1],
-    nc_heads=[1, 2, 4, 4],
-    rc_heads=[1, 1, 2, 2],
-    nc_groups=[1, 8, 16, 16],
-    rc_groups=[1, 4, 8, 8])
+    num_heads=[1, 2, 4, 4],
+    reduction_heads=[1, 1, 2, 2],
+    groups=[1, 8, 16, 16],
+    reduction_groups=[1, 4, 8, 8])
 
 
 def official_vitaev2_vsa_state_dict(settings, window=7, classes=10, seed=0):
     """Keys and shapes of ViTAE-VSA's Image-Classification/vitaev2_vsa."""
+    settings = {**ViTAEv2.arch_defaults, **settings}
     generator = torch.Generator().manual_seed(seed)
     state = OrderedDict()
 
@@ -56,9 +56,10 @@ def official_vitaev2_vsa_state_dict(settings, window=7, classes=10, seed=0):
 
     in_channels = 3
     for i, depth in enumerate(settings['depths']):
-        embed, token = settings['embed_dims'][i], settings['token_dims'][i]
+        embed, token = settings['prm_dims'][i], settings['embed_dims'][i]
         prm_dims = embed * len(settings['dilations'][i])
-        kernel, groups = settings['kernel_sizes'][i], settings['rc_groups'][i]
+        kernel = settings['kernel_sizes'][i]
+        groups = settings['reduction_groups'][i]
         hidden = 2 * token if settings['wide_pcm'] else embed
         rc = f'layers.{i}.RC.'
         for j, _ in enumerate(settings['dilations'][i]):
@@ -69,7 +70,7 @@ def official_vitaev2_vsa_state_dict(settings, window=7, classes=10, seed=0):
         add(rc + 'pos.bias', prm_dims)
         add(rc + 'norm1.weight', prm_dims)
         add(rc + 'norm1.bias', prm_dims)
-        vsa(rc + 'attn.', prm_dims, token, settings['rc_heads'][i])
+        vsa(rc + 'attn.', prm_dims, token, settings['reduction_heads'][i])
         add(rc + 'PCM.0.weight', hidden, in_channels // groups, 3, 3)
         add(rc + 'PCM.0.bias', hidden)
         bn(rc + 'PCM.1.', hidden)
@@ -84,14 +85,14 @@ def official_vitaev2_vsa_state_dict(settings, window=7, classes=10, seed=0):
         add(rc + 'mlp.fc1.bias', token)
         add(rc + 'mlp.fc2.weight', token, token)
         add(rc + 'mlp.fc2.bias', token)
-        groups = settings['nc_groups'][i]
+        groups = settings['groups'][i]
         for j in range(depth):
             nc = f'layers.{i}.NC.{j}.'
             add(nc + 'norm1.weight', token)
             add(nc + 'norm1.bias', token)
             add(nc + 'pos.weight', token, 1, 7, 7)
             add(nc + 'pos.bias', token)
-            vsa(nc + 'attn.', token, token, settings['nc_heads'][i])
+            vsa(nc + 'attn.', token, token, settings['num_heads'][i])
             add(nc + 'PCM.0.weight', 4 * token, token // groups, 3, 3)
             add(nc + 'PCM.0.bias', 4 * token)
             bn(nc + 'PCM.1.', 4 * token)
@@ -267,7 +268,9 @@ def test_builds_from_each_library_registry(package):
 
 @pytest.mark.parametrize('kwargs,error,words', [
     (dict(arch='xl'), ValueError, ['xl']),
-    (dict(arch=dict(embed_dims=[1])), ValueError, ['token_dims']),
+    (dict(arch=dict(embed_dims=[1])), ValueError, ['prm_dims']),
+    (dict(arch=dict(SMALL, token_dims=[1])), ValueError,
+     ['token_dims', 'prm_dims']),
     (dict(arch=dict(SMALL, depths=[1, 1])), ValueError, ['depths']),
     (dict(out_indices=(5, )), ValueError, ['(5,)']),
     (dict(frozen_stages=9), ValueError, ['9']),
@@ -318,3 +321,37 @@ def test_converted_checkpoint_loads_into_the_shipped_classifier(tmp_path):
     with torch.no_grad():
         logits = classifier(torch.rand(1, 3, 224, 224), mode='tensor')
     assert logits.shape == (1, 1000) and torch.isfinite(logits).all()
+
+
+def test_presets_keep_the_state_dict_of_the_first_release():
+    """Checkpoints written before the arch keys were renamed still load:
+    every preset has exactly the keys and shapes it had then (digests of
+    the sorted ``key shape`` listing, made with the code of commit
+    6c5c68e)."""
+    import hashlib
+    import json
+    from pathlib import Path
+    digests = json.loads(
+        (Path(__file__).resolve().parent / 'data' /
+         'vitaev2_state_dict_digests.json').read_text())
+    assert set(digests) == set(ViTAEv2.arch_zoo)
+    for name, expected in digests.items():
+        state = ViTAEv2(name).state_dict()
+        listing = '\n'.join(f'{key} {"x".join(map(str, value.shape))}'
+                            for key, value in sorted(state.items()))
+        assert len(state) == expected['keys'], name
+        assert hashlib.sha256(
+            listing.encode()).hexdigest() == expected['sha256'], name
+
+
+@pytest.mark.parametrize('arch', ['s-vsa', '48m-vsa', 'b-vsa'])
+def test_preset_is_read_off_the_tensor_shapes(arch):
+    official = official_vitaev2_vsa_state_dict(ViTAEv2.arch_zoo[arch])
+    backbone, _ = convert_vitaev2_vsa(official)
+    assert ViTAEv2.preset_of(backbone) == arch
+
+
+def test_unknown_shapes_match_no_preset():
+    backbone, _ = convert_vitaev2_vsa(official_vitaev2_vsa_state_dict(SMALL))
+    with pytest.raises(ValueError, match='none'):
+        ViTAEv2.preset_of(backbone)

@@ -52,13 +52,13 @@ def merge_by_hand(windows: torch.Tensor, batch: int, height: int, width: int,
     return out
 
 
-@pytest.mark.parametrize('fast_path', [True, False])
+@pytest.mark.parametrize('backend', ['gather', 'reference'])
 @pytest.mark.parametrize('hw,ws,channels,heads', [((7, 7), 7, 12, 3),
                                                   ((14, 21), 7, 16, 2),
                                                   ((28, 14), 7, 8, 4),
                                                   ((8, 12), 4, 6, 3)])
 def test_zero_regression_equals_window_msa(hw, ws, channels, heads,
-                                           fast_path):
+                                           backend):
     """Zero-initialised VSA is mmpretrain's WindowMSA window by window."""
     torch.manual_seed(0)
     reference = WindowMSA(channels, (ws, ws), heads).double()
@@ -66,7 +66,7 @@ def test_zero_regression_equals_window_msa(hw, ws, channels, heads,
     for param in reference.parameters():
         nn.init.normal_(param, std=0.5)
     vsa = VSAWindowAttention(
-        channels, heads, window_size=ws, fast_path=fast_path).double()
+        channels, heads, window_size=ws, backend=backend).double()
     result = vsa.load_state_dict(reference.state_dict(), strict=False)
     assert set(result.missing_keys) == REGRESSION_KEYS
     assert result.unexpected_keys == []
@@ -107,14 +107,14 @@ def box_mean_layer(channels: int, hw: tuple) -> VSAWindowAttention:
     return layer
 
 
-@pytest.mark.parametrize('fast_path', [True, False])
+@pytest.mark.parametrize('backend', ['gather', 'reference'])
 @pytest.mark.parametrize('axis', ['x', 'y'])
-def test_pure_offset_moves_content_along_its_axis_only(axis, fast_path):
+def test_pure_offset_moves_content_along_its_axis_only(axis, backend):
     """On a 14x28 map (nh=2, nw=4), an offset of exactly one window moves
     every window onto its right (x) or lower (y) neighbour."""
     height, width, ws = 14, 28, 7
     layer = box_mean_layer(1, (height, width))
-    layer.fast_path = fast_path
+    layer.backend = backend
     windows_h, windows_w = height // ws, width // ws
     # One window = ws pixels = ws * 2 / (side - 1) in normalised units; the
     # layer divides the x offset by nw and the y offset by nh.
@@ -143,11 +143,11 @@ def test_pure_offset_moves_content_along_its_axis_only(axis, fast_path):
                 window, expected.expand_as(window), rtol=0, atol=1e-9)
 
 
-@pytest.mark.parametrize('fast_path', [True, False])
+@pytest.mark.parametrize('backend', ['gather', 'reference'])
 @pytest.mark.parametrize('hw', [(1, 1), (3, 5), (6, 6), (13, 17), (7, 30)])
-def test_any_size_gives_finite_output_of_the_right_shape(hw, fast_path):
+def test_any_size_gives_finite_output_of_the_right_shape(hw, backend):
     torch.manual_seed(0)
-    layer = VSAWindowAttention(24, 3, window_size=7, fast_path=fast_path)
+    layer = VSAWindowAttention(24, 3, window_size=7, backend=backend)
     randomise_regression(layer)
     x = torch.randn(2, hw[0] * hw[1], 24, requires_grad=True)
     out = layer(x, hw)
@@ -198,12 +198,12 @@ def test_sampling_matches_grid_sample():
         torch.testing.assert_close(grad, expected_grad)
 
 
-@pytest.mark.parametrize('fast_path', [True, False])
-def test_gradcheck_through_sampling(fast_path):
+@pytest.mark.parametrize('backend', ['gather', 'reference'])
+def test_gradcheck_through_sampling(backend):
     """float64 gradcheck: input, offsets and scales get exact gradients."""
     torch.manual_seed(0)
     layer = VSAWindowAttention(
-        6, 2, window_size=3, fast_path=fast_path).double()
+        6, 2, window_size=3, backend=backend).double()
     randomise_regression(layer, std=0.5)
     hw = (5, 7)
     x = torch.randn(1, 35, 6, dtype=torch.float64, requires_grad=True)
@@ -223,12 +223,12 @@ def test_gradcheck_through_sampling(fast_path):
 
 @pytest.mark.parametrize('dtype,tolerance', [(torch.float32, 2e-5),
                                              (torch.float64, 1e-12)])
-@pytest.mark.parametrize('use_sdpa', [False, True])
-def test_fast_and_reference_paths_agree(dtype, tolerance, use_sdpa):
+@pytest.mark.parametrize('backend', ['gather', 'gather_sdpa', 'auto'])
+def test_backends_agree_with_the_reference(dtype, tolerance, backend):
     torch.manual_seed(0)
-    fast = VSAWindowAttention(32, 4, use_sdpa=use_sdpa).to(dtype)
+    fast = VSAWindowAttention(32, 4, backend=backend).to(dtype)
     randomise_regression(fast)
-    reference = VSAWindowAttention(32, 4, fast_path=False).to(dtype)
+    reference = VSAWindowAttention(32, 4, backend='reference').to(dtype)
     reference.load_state_dict(fast.state_dict())
     x = torch.randn(2, 19 * 23, 32, dtype=dtype)
     x_fast = x.clone().requires_grad_()

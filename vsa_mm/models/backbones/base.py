@@ -11,6 +11,7 @@ from ..utils.ckpt_convert import StateDict
 from ..utils.official_init import (load_official_checkpoint,
                                    take_official_checkpoint)
 
+
 def checkpointed(function: Callable[..., Any], x: Any,
                  enabled: bool) -> Any:
     """``function(x)``, under gradient checkpointing (non-reentrant) when
@@ -46,6 +47,10 @@ class VSABackboneBase(BaseModule):
     arch_zoo: Dict[str, dict]
     #: Keys a custom ``arch`` dict must have.
     arch_keys: FrozenSet[str]
+    #: Optional ``arch`` keys and their values when absent.
+    arch_defaults: Dict[str, Any] = {}
+    #: ``arch`` keys of earlier versions and what replaced them.
+    renamed_arch_keys: Dict[str, str] = {}
     #: Keys of ``arch`` that hold one value per stage.
     per_stage_keys: Tuple[str, ...]
     official_converter: Callable[[StateDict], Tuple[StateDict, StateDict]]
@@ -59,22 +64,38 @@ class VSABackboneBase(BaseModule):
 
     @classmethod
     def _resolve_arch(cls, arch: Union[str, dict]) -> dict:
-        """A preset's settings, or a validated custom ``arch`` dict."""
+        """A preset's settings, or a validated custom ``arch`` dict, with
+        :attr:`arch_defaults` filled in."""
         if isinstance(arch, str):
             if arch.lower() not in cls.arch_zoo:
                 raise ValueError(f'arch {arch!r} is not one of '
                                  f'{sorted(cls.arch_zoo)}')
-            return cls.arch_zoo[arch.lower()]
+            return {**cls.arch_defaults, **cls.arch_zoo[arch.lower()]}
         if not isinstance(arch, dict):
             raise TypeError(f'arch must be a str or a dict, got {arch!r}')
+        renamed = {
+            key: cls.renamed_arch_keys[key]
+            for key in arch if key in cls.renamed_arch_keys
+        }
+        if renamed:
+            raise ValueError(f'arch keys were renamed: {renamed}')
+        unknown = set(arch) - cls.arch_keys - set(cls.arch_defaults)
+        if unknown:
+            raise ValueError(
+                f'unknown arch keys {sorted(unknown)}; valid keys are '
+                f'{sorted(cls.arch_keys | set(cls.arch_defaults))}')
         missing = cls.arch_keys - set(arch)
         if missing:
             raise ValueError(f'arch dict misses {sorted(missing)}, got keys '
                              f'{sorted(arch)}')
-        lengths = {key: len(arch[key]) for key in cls.per_stage_keys}
+        settings = {**cls.arch_defaults, **arch}
+        lengths = {
+            key: len(settings[key])
+            for key in cls.per_stage_keys if key in settings
+        }
         if len(set(lengths.values())) != 1:
             raise ValueError(f'arch lists differ in length: {lengths}')
-        return arch
+        return settings
 
     def _set_stage_options(self, num_stages: int, out_indices: Sequence[int],
                            frozen_stages: int, norm_eval: bool) -> None:

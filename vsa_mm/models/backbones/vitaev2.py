@@ -1,6 +1,6 @@
 """ViTAEv2, with varied-size window attention (ViTAEv2 + VSA) or without."""
 import math
-from typing import Dict, List, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -11,9 +11,8 @@ from mmengine.model import BaseModule, ModuleList
 from torch import Tensor
 
 from vsa_mm.registry import MODELS
-from ..layers import (ConvPosEnc, MultiheadSelfAttention,
-                      VSAWindowAttention)
-from ..utils import convert_vitaev2_vsa
+from ..layers import ConvPosEnc
+from ..utils import convert_vitaev2_vsa, read_vitaev2_arch
 from .base import VSABackboneBase, checkpointed
 
 
@@ -103,22 +102,22 @@ class ReductionCell(BaseModule):
     """ViTAEv2 reduction cell.
 
     ``t = PRM(x)`` (+ ``CPE(t)``); ``a = Attention(LN(t))`` from the PRM
-    width to ``token_dims`` (no residual: the width changes);
+    width to ``embed_dims`` (no residual: the width changes);
     ``y = a + DropPath(PCM(x))``; ``y = y + DropPath(MLP(LN(y)))``.
 
     Args:
         in_channels (int): Channels of the input map.
-        embed_dims (int): PRM channels per dilation.
-        token_dims (int): Output channels.
+        prm_dims (int): PRM channels per dilation.
+        embed_dims (int): Output channels (the stage's token width).
         stride (int): Downsampling ratio (4 or 2).
         kernel_size (int): PRM kernel size.
         dilations (Sequence[int]): PRM dilations.
         groups (int): PCM groups.
-        wide_pcm (bool): PCM hidden width ``2 * token_dims`` instead of
-            ``embed_dims``.
+        wide_pcm (bool): PCM hidden width ``2 * embed_dims`` instead of
+            ``prm_dims``.
         cpe (bool): Convolutional position encoding before attention.
         attention (nn.Module): Maps (B, N, PRM width) tokens and their
-            ``hw_shape`` to (B, N, token_dims).
+            ``hw_shape`` to (B, N, embed_dims).
         mlp_ratio (float): MLP width ratio (1 in the official cells).
         drop_path_rate (float): Drop path of the PCM and MLP terms.
         with_cp (bool): Gradient checkpointing.
@@ -126,8 +125,8 @@ class ReductionCell(BaseModule):
 
     def __init__(self,
                  in_channels: int,
+                 prm_dims: int,
                  embed_dims: int,
-                 token_dims: int,
                  stride: int,
                  kernel_size: int,
                  dilations: Sequence[int],
@@ -142,27 +141,27 @@ class ReductionCell(BaseModule):
         if stride not in (2, 4):
             raise ValueError(f'stride must be 2 or 4, got {stride}')
         self.with_cp = with_cp
-        self.prm = PyramidReduction(in_channels, embed_dims, kernel_size,
+        self.prm = PyramidReduction(in_channels, prm_dims, kernel_size,
                                     stride, dilations)
-        prm_dims = self.prm.out_channels
-        self.cpe = ConvPosEnc(prm_dims, 7) if cpe else None
-        self.norm1 = nn.LayerNorm(prm_dims, eps=1e-5)
+        prm_width = self.prm.out_channels
+        self.cpe = ConvPosEnc(prm_width, 7) if cpe else None
+        self.norm1 = nn.LayerNorm(prm_width, eps=1e-5)
         self.attn = attention
         pcm_strides = (2, 2, 1) if stride == 4 else (2, 1, 1)
-        hidden = 2 * token_dims if wide_pcm else embed_dims
+        hidden = 2 * embed_dims if wide_pcm else prm_dims
         self.pcm = parallel_conv_branch(
-            (in_channels, hidden, hidden, token_dims), pcm_strides, groups)
+            (in_channels, hidden, hidden, embed_dims), pcm_strides, groups)
         self.drop_path = DropPath(drop_path_rate)
-        self.norm2 = nn.LayerNorm(token_dims, eps=1e-5)
+        self.norm2 = nn.LayerNorm(embed_dims, eps=1e-5)
         self.ffn = FFN(
-            embed_dims=token_dims,
-            feedforward_channels=int(token_dims * mlp_ratio),
+            embed_dims=embed_dims,
+            feedforward_channels=int(embed_dims * mlp_ratio),
             act_cfg=dict(type='GELU'),
             dropout_layer=dict(type='DropPath', drop_prob=drop_path_rate),
             add_identity=True)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
-        """(B, C_in, H, W) -> tokens (B, H' * W', token_dims), (H', W')."""
+        """(B, C_in, H, W) -> tokens (B, H' * W', embed_dims), (H', W')."""
 
         def cell(x: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
             reduced = self.prm(x)
@@ -248,67 +247,119 @@ class ViTAEv2Stage(BaseModule):
         self.normals = ModuleList(normals)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
-        """(B, C_in, H, W) -> tokens (B, H' * W', token_dims), (H', W')."""
+        """(B, C_in, H, W) -> tokens (B, H' * W', embed_dims), (H', W')."""
         tokens, hw_shape = self.reduction(x)
         for cell in self.normals:
             tokens = cell(tokens, hw_shape)
         return tokens, hw_shape
 
 
-def build_cell_attention(kind: str, in_dims: int, out_dims: int,
-                         num_heads: int, window_size: int,
-                         reduction: bool) -> nn.Module:
-    """The attention of one ViTAEv2 cell, as the official models define it.
+#: Layouts of the normal cells' drop path rates (``drop_path_schedule``).
+DROP_PATH_SCHEDULES = ('linear', 'official')
+
+
+def normal_cell_drop_path_rates(depths: Sequence[int], drop_path_rate: float,
+                                schedule: str = 'linear') -> List[List[float]]:
+    """Stochastic depth rate of every normal cell, stage by stage.
+
+    Both layouts start from ``linspace(0, drop_path_rate, sum(depths))``.
+
+    - ``'linear'``: stage i takes the next ``depths[i]`` rates (a running
+      sum), so the last cell gets ``drop_path_rate``.
+    - ``'official'``: stage i takes ``rates[s_i:s_i + depths[i]]`` with
+      ``s_0 = 0`` and ``s_i = depths[i - 1]``, as the official ViTAEv2 and
+      ViTAE-VSA code (classification and detection) slices the list. Later
+      stages then get less than the nominal rate; use this layout to
+      reproduce the official runs.
 
     Args:
-        kind (str): ``'vsa'`` (:class:`VSAWindowAttention`), ``'window'``
-            (non-shifted window attention without position bias) or
-            ``'full'`` (global attention).
+        depths (Sequence[int]): Normal cells per stage.
+        drop_path_rate (float): The nominal (largest) rate.
+        schedule (str): ``'linear'`` or ``'official'``.
+            Defaults to ``'linear'``.
+
+    Returns:
+        list[list[float]]: One list of rates per stage.
+
+    Examples:
+        >>> normal_cell_drop_path_rates([1, 2, 2], 0.5)
+        [[0.0], [0.125, 0.25], [0.375, 0.5]]
+        >>> normal_cell_drop_path_rates([1, 2, 2], 0.5, 'official')
+        [[0.0], [0.125, 0.25], [0.25, 0.375]]
+    """
+    if schedule not in DROP_PATH_SCHEDULES:
+        raise ValueError(f'drop_path_schedule must be one of '
+                         f'{DROP_PATH_SCHEDULES}, got {schedule!r}')
+    if not 0 <= drop_path_rate < 1:
+        raise ValueError(
+            f'drop_path_rate must be in [0, 1), got {drop_path_rate!r}')
+    rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+    per_stage, start = [], 0
+    for index, depth in enumerate(depths):
+        if schedule == 'official':
+            start = 0 if index == 0 else depths[index - 1]
+        per_stage.append(rates[start:start + depth])
+        if schedule == 'linear':
+            start += depth
+    return per_stage
+
+
+def _stage_attention_cfgs(cfgs: Union[dict, Sequence[dict]],
+                          num_stages: int, name: str) -> List[dict]:
+    """One attention config per stage: a dict is shared by all stages."""
+    if isinstance(cfgs, dict):
+        cfgs = [cfgs] * num_stages
+    if (not isinstance(cfgs, (list, tuple)) or len(cfgs) != num_stages
+            or not all(isinstance(cfg, dict) and 'type' in cfg
+                       for cfg in cfgs)):
+        raise ValueError(f'{name} must be a dict with a type, or one such '
+                         f'dict per stage ({num_stages}), got {cfgs!r}')
+    return [dict(cfg) for cfg in cfgs]
+
+
+def build_cell_attention(cfg: dict, in_dims: int, out_dims: int,
+                         num_heads: int) -> nn.Module:
+    """Build one cell's attention from its config through the registry.
+
+    The cell fills in its widths and heads; everything else (window size,
+    scale, biases, ...) comes from ``cfg``.
+
+    Args:
+        cfg (dict): The attention's config, e.g.
+            ``dict(type='VSAWindowAttention', window_size=7)``.
         in_dims (int): Input width (the PRM width in reduction cells).
         out_dims (int): Output width.
         num_heads (int): Attention heads.
-        window_size (int): Window size of ``'vsa'`` and ``'window'``.
-        reduction (bool): For a reduction cell: VSA's scale is then
-            ``(in_dims // heads) ** -0.5``, and full attention has no q/k/v
-            bias and adds its values to the output.
 
     Returns:
-        nn.Module: ``attention(tokens, hw_shape)``.
+        nn.Module: ``attention(tokens, hw_shape)`` mapping (B, N, in_dims)
+        to (B, N, out_dims).
     """
-    if kind == 'vsa':
-        return VSAWindowAttention(
-            in_dims,
-            num_heads,
-            window_size=window_size,
-            qk_scale=(in_dims // num_heads)**-0.5 if reduction else None,
-            out_dims=out_dims)
-    if kind == 'window':
-        return MultiheadSelfAttention(
-            in_dims, num_heads, out_dims, window_size=window_size)
-    if kind == 'full':
-        return MultiheadSelfAttention(
-            in_dims,
-            num_heads,
-            out_dims,
-            qkv_bias=not reduction,
-            value_skip=reduction)
-    raise ValueError(f"attention kind must be 'vsa', 'window' or 'full', "
-                     f'got {kind!r}')
+    return MODELS.build(
+        dict(cfg, embed_dims=in_dims, out_dims=out_dims,
+             num_heads=num_heads))
 
 
-_COMMON = dict(
-    strides=[4, 2, 2, 2],
-    kernel_sizes=[7, 3, 3, 3],
-    dilations=[[1, 2, 3, 4], [1, 2, 3], [1, 2], [1, 2]],
-    nc_groups=[1, 32, 64, 128],
-    rc_groups=[1, 16, 32, 64],
-    mlp_ratio=4.)
-_VSA = dict(attn_types=['vsa'] * 4, cpe=True, **_COMMON)
-_BASELINE = dict(
-    attn_types=['window', 'window', 'full', 'full'],
-    cpe=False,
-    wide_pcm=False,
-    **_COMMON)
+#: Attention of the VSA cells: varied-size windows of side 7.
+VSA_ATTENTION = dict(type='vsa_mm.VSAWindowAttention', window_size=7)
+#: VSA in reduction cells, scaled by the input width as the official
+#: ViTAE-VSA reduction cells do.
+VSA_REDUCTION_ATTENTION = dict(VSA_ATTENTION, scale_by_input_dims=True)
+#: Non-shifted window attention without position bias (official ViTAEv2).
+WINDOW_ATTENTION = dict(
+    type='vsa_mm.MultiheadSelfAttention', window_size=7)
+#: Global attention of the official ViTAEv2 normal cells.
+FULL_ATTENTION = dict(type='vsa_mm.MultiheadSelfAttention')
+#: Global attention of the official ViTAEv2 reduction cells: no q/k/v bias,
+#: and the values added to the output.
+FULL_REDUCTION_ATTENTION = dict(
+    FULL_ATTENTION, qkv_bias=False, value_skip=True)
+
+_BASELINE_ATTENTION = dict(
+    attn_cfgs=[WINDOW_ATTENTION] * 2 + [FULL_ATTENTION] * 2,
+    reduction_attn_cfgs=[WINDOW_ATTENTION] * 2 +
+    [FULL_REDUCTION_ATTENTION] * 2,
+    cpe=False)
 
 
 @MODELS.register_module()
@@ -319,7 +370,7 @@ class ViTAEv2(VSABackboneBase):
     parallel convolutions) followed by normal cells (attention in parallel
     with grouped convolutions). The model is stem-free: stage 1's reduction
     cell works on the image. Inputs of any size work; outputs are NCHW maps
-    at strides 4, 8, 16 and 32 with ``token_dims`` channels.
+    at strides 4, 8, 16 and 32 with ``embed_dims`` channels.
 
     Presets (``arch``), one per model of the VSA paper's tables:
 
@@ -330,21 +381,56 @@ class ViTAEv2(VSABackboneBase):
       window attention in stages 1-2 and full attention in stages 3-4;
     - ``'s-window'``: ViTAEv2*-S, with window attention in all stages.
 
-    VSA cells use :class:`VSAWindowAttention`; the baselines use
-    :class:`MultiheadSelfAttention` (PyTorch's scaled dot-product
-    attention). Each cell's attention is built by
-    :func:`build_cell_attention`.
+    A custom ``arch`` is a dict with the essential keys (one value per
+    stage):
+
+    - ``embed_dims``: token width of the stage (its output channels);
+    - ``prm_dims``: channels of each dilated convolution of the reduction
+      cell's pyramid reduction module (its output is ``prm_dims *
+      len(dilations)`` wide);
+    - ``depths``: number of normal cells;
+    - ``num_heads``: attention heads of the normal cells;
+    - ``reduction_heads``: attention heads of the reduction cell;
+
+    and optionally (defaults in :attr:`arch_defaults`: the official cells
+    with VSA):
+
+    - ``attn_cfgs``, ``reduction_attn_cfgs``: the attention of the normal
+      and reduction cells, a config built through the registry (one dict
+      for all stages, or one per stage); the cell fills in ``embed_dims``,
+      ``out_dims`` and ``num_heads``. VSA reduction cells use
+      ``scale_by_input_dims=True`` as the official ones do, and the
+      baselines' full-attention reduction cells ``qkv_bias=False,
+      value_skip=True``;
+    - ``cpe``: a depthwise 7x7 convolutional position encoding before each
+      attention;
+    - ``wide_pcm``: the reduction cell's convolution branch is
+      ``2 * embed_dims`` wide instead of ``prm_dims``;
+    - ``strides``, ``kernel_sizes``, ``dilations``: the pyramid reduction
+      module's downsampling, kernel and dilations;
+    - ``groups``, ``reduction_groups``: groups of the normal and reduction
+      cells' convolution branches;
+    - ``mlp_ratio``: the normal cells' MLP width ratio.
 
     Papers: `VSA <https://arxiv.org/abs/2204.08446>`_,
     `ViTAEv2 <https://arxiv.org/abs/2202.10108>`_.
 
     Args:
-        arch (str | dict): A preset name, or a dict with the keys of
-            :attr:`arch_zoo`'s entries. Defaults to ``'s-vsa'``.
+        arch (str | dict): A preset name, or a dict with the essential
+            keys above. Defaults to ``'s-vsa'``.
         in_channels (int): Image channels. Defaults to 3.
-        window_size (int): Window size. Defaults to 7.
-        drop_path_rate (float): Stochastic depth of the last normal cell;
-            rates rise linearly over all normal cells. Defaults to 0.1.
+        window_size (int, optional): Window size of every attention whose
+            config has one; None keeps the configs' (7 in the presets).
+            Defaults to None.
+        drop_path_rate (float): Nominal stochastic depth rate: that of the
+            last normal cell with the ``'linear'`` schedule.
+            Defaults to 0.1.
+        drop_path_schedule (str): How the rates are laid out over the
+            normal cells (see :func:`normal_cell_drop_path_rates`):
+            ``'linear'`` rises linearly over all cells; ``'official'``
+            reproduces the official code's per-stage slicing, which gives
+            later stages less than ``drop_path_rate``. Reduction cells have
+            no stochastic depth in either. Defaults to ``'linear'``.
         out_indices (Sequence[int]): Stages to output. Defaults to
             (0, 1, 2, 3).
         frozen_stages (int): Stages 0..frozen_stages-1 get no gradients and
@@ -370,59 +456,69 @@ class ViTAEv2(VSABackboneBase):
     """
 
     official_converter = staticmethod(convert_vitaev2_vsa)
+    # yapf: disable
     arch_zoo: Dict[str, dict] = {
         's-vsa': dict(
-            embed_dims=[64, 64, 128, 256],
-            token_dims=[64, 128, 256, 512],
-            depths=[2, 2, 8, 2],
-            nc_heads=[2, 4, 8, 16],
-            rc_heads=[2, 2, 4, 8],
-            wide_pcm=False, **_VSA),
+            embed_dims=[64, 128, 256, 512], prm_dims=[64, 64, 128, 256],
+            depths=[2, 2, 8, 2], num_heads=[2, 4, 8, 16],
+            reduction_heads=[2, 2, 4, 8]),
         '48m-vsa': dict(
-            embed_dims=[96, 96, 192, 384],
-            token_dims=[96, 192, 384, 768],
-            depths=[2, 2, 11, 2],
-            nc_heads=[3, 6, 12, 24],
-            rc_heads=[3, 6, 12, 24],
-            wide_pcm=True, **_VSA),
+            embed_dims=[96, 192, 384, 768], prm_dims=[96, 96, 192, 384],
+            depths=[2, 2, 11, 2], num_heads=[3, 6, 12, 24],
+            reduction_heads=[3, 6, 12, 24], wide_pcm=True),
         'b-vsa': dict(
-            embed_dims=[128, 128, 256, 512],
-            token_dims=[128, 256, 512, 1024],
-            depths=[2, 2, 12, 2],
-            nc_heads=[4, 8, 16, 32],
-            rc_heads=[4, 8, 16, 32],
-            wide_pcm=True, **_VSA),
+            embed_dims=[128, 256, 512, 1024], prm_dims=[128, 128, 256, 512],
+            depths=[2, 2, 12, 2], num_heads=[4, 8, 16, 32],
+            reduction_heads=[4, 8, 16, 32], wide_pcm=True),
         's': dict(
-            embed_dims=[64, 64, 128, 256],
-            token_dims=[64, 128, 256, 512],
-            depths=[2, 2, 8, 2],
-            nc_heads=[1, 2, 4, 8],
-            rc_heads=[1, 1, 2, 4], **_BASELINE),
+            embed_dims=[64, 128, 256, 512], prm_dims=[64, 64, 128, 256],
+            depths=[2, 2, 8, 2], num_heads=[1, 2, 4, 8],
+            reduction_heads=[1, 1, 2, 4], **_BASELINE_ATTENTION),
         '48m': dict(
-            embed_dims=[64, 64, 192, 384],
-            token_dims=[96, 192, 384, 768],
-            depths=[2, 2, 11, 2],
-            nc_heads=[1, 2, 4, 8],
-            rc_heads=[1, 1, 2, 4], **_BASELINE),
+            embed_dims=[96, 192, 384, 768], prm_dims=[64, 64, 192, 384],
+            depths=[2, 2, 11, 2], num_heads=[1, 2, 4, 8],
+            reduction_heads=[1, 1, 2, 4], **_BASELINE_ATTENTION),
         'b': dict(
-            embed_dims=[96, 96, 256, 512],
-            token_dims=[128, 256, 512, 1024],
-            depths=[2, 2, 12, 2],
-            nc_heads=[1, 4, 8, 16],
-            rc_heads=[1, 1, 4, 8], **_BASELINE),
+            embed_dims=[128, 256, 512, 1024], prm_dims=[96, 96, 256, 512],
+            depths=[2, 2, 12, 2], num_heads=[1, 4, 8, 16],
+            reduction_heads=[1, 1, 4, 8], **_BASELINE_ATTENTION),
+        's-window': dict(
+            embed_dims=[64, 128, 256, 512], prm_dims=[64, 64, 128, 256],
+            depths=[2, 2, 8, 2], num_heads=[1, 2, 4, 8],
+            reduction_heads=[1, 1, 2, 4], attn_cfgs=WINDOW_ATTENTION,
+            reduction_attn_cfgs=WINDOW_ATTENTION, cpe=False),
     }
-    arch_zoo['s-window'] = dict(
-        arch_zoo['s'], attn_types=['window'] * 4)
-    arch_keys = frozenset(arch_zoo['s-vsa'])
-    per_stage_keys = ('embed_dims', 'token_dims', 'depths', 'nc_heads',
-                      'rc_heads', 'strides', 'kernel_sizes', 'dilations',
-                      'nc_groups', 'rc_groups', 'attn_types')
+    # yapf: enable
+    arch_keys = frozenset(
+        {'embed_dims', 'prm_dims', 'depths', 'num_heads', 'reduction_heads'})
+    #: Values of the optional ``arch`` keys: the official cells with VSA.
+    arch_defaults: Dict[str, object] = dict(
+        strides=[4, 2, 2, 2],
+        kernel_sizes=[7, 3, 3, 3],
+        dilations=[[1, 2, 3, 4], [1, 2, 3], [1, 2], [1, 2]],
+        groups=[1, 32, 64, 128],
+        reduction_groups=[1, 16, 32, 64],
+        attn_cfgs=VSA_ATTENTION,
+        reduction_attn_cfgs=VSA_REDUCTION_ATTENTION,
+        cpe=True,
+        wide_pcm=False,
+        mlp_ratio=4.)
+    per_stage_keys = ('embed_dims', 'prm_dims', 'depths', 'num_heads',
+                      'reduction_heads', 'strides', 'kernel_sizes',
+                      'dilations', 'groups', 'reduction_groups')
+    #: Keys of the first arch dicts and their names now.
+    renamed_arch_keys = dict(
+        token_dims='embed_dims (the old embed_dims is now prm_dims)',
+        nc_heads='num_heads', rc_heads='reduction_heads',
+        nc_groups='groups', rc_groups='reduction_groups',
+        attn_types='attn_cfgs and reduction_attn_cfgs')
 
     def __init__(self,
                  arch: Union[str, dict] = 's-vsa',
                  in_channels: int = 3,
-                 window_size: int = 7,
+                 window_size: Optional[int] = None,
                  drop_path_rate: float = 0.1,
+                 drop_path_schedule: str = 'linear',
                  out_indices: Sequence[int] = (0, 1, 2, 3),
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
@@ -430,53 +526,87 @@ class ViTAEv2(VSABackboneBase):
                  convert_weights: bool = False,
                  init_cfg: Union[dict, List[dict], None] = None) -> None:
         super().__init__(convert_weights, init_cfg)
-        self.arch_settings = self._resolve_arch(arch)
-        settings = self.arch_settings
+        self.arch_settings = settings = self._resolve_arch(arch)
         num_stages = len(settings['depths'])
         self._set_stage_options(num_stages, out_indices, frozen_stages,
                                 norm_eval)
-        self.num_features = list(settings['token_dims'])
+        self.num_features = list(settings['embed_dims'])
+        attn_cfgs = _stage_attention_cfgs(settings['attn_cfgs'], num_stages,
+                                          'attn_cfgs')
+        reduction_attn_cfgs = _stage_attention_cfgs(
+            settings['reduction_attn_cfgs'], num_stages,
+            'reduction_attn_cfgs')
+        if window_size is not None:
+            for cfg in attn_cfgs + reduction_attn_cfgs:
+                if 'window_size' in cfg:
+                    cfg['window_size'] = window_size
 
-        rates = torch.linspace(0, drop_path_rate,
-                               sum(settings['depths'])).tolist()
+        rates = normal_cell_drop_path_rates(settings['depths'],
+                                            drop_path_rate,
+                                            drop_path_schedule)
         self.stages = ModuleList()
-        channels, start = in_channels, 0
+        channels = in_channels
         for i in range(num_stages):
-            kind = settings['attn_types'][i]
-            token_dims = settings['token_dims'][i]
-            prm_dims = settings['embed_dims'][i] * len(
-                settings['dilations'][i])
+            embed_dims = settings['embed_dims'][i]
             reduction = ReductionCell(
                 in_channels=channels,
-                embed_dims=settings['embed_dims'][i],
-                token_dims=token_dims,
+                prm_dims=settings['prm_dims'][i],
+                embed_dims=embed_dims,
                 stride=settings['strides'][i],
                 kernel_size=settings['kernel_sizes'][i],
                 dilations=settings['dilations'][i],
-                groups=settings['rc_groups'][i],
+                groups=settings['reduction_groups'][i],
                 wide_pcm=settings['wide_pcm'],
                 cpe=settings['cpe'],
                 attention=build_cell_attention(
-                    kind, prm_dims, token_dims, settings['rc_heads'][i],
-                    window_size, reduction=True),
+                    reduction_attn_cfgs[i],
+                    settings['prm_dims'][i] * len(settings['dilations'][i]),
+                    embed_dims, settings['reduction_heads'][i]),
                 with_cp=with_cp)
             normals = [
                 NormalCell(
-                    token_dims,
-                    groups=settings['nc_groups'][i],
+                    embed_dims,
+                    groups=settings['groups'][i],
                     cpe=settings['cpe'],
-                    attention=build_cell_attention(
-                        kind, token_dims, token_dims,
-                        settings['nc_heads'][i], window_size,
-                        reduction=False),
+                    attention=build_cell_attention(attn_cfgs[i], embed_dims,
+                                                   embed_dims,
+                                                   settings['num_heads'][i]),
                     mlp_ratio=settings['mlp_ratio'],
-                    drop_path_rate=rates[start + j],
-                    with_cp=with_cp) for j in range(settings['depths'][i])
+                    drop_path_rate=rate,
+                    with_cp=with_cp) for rate in rates[i]
             ]
             self.stages.append(ViTAEv2Stage(reduction, normals))
-            channels = token_dims
-            start += settings['depths'][i]
+            channels = embed_dims
         self._freeze_stages()
+
+    @classmethod
+    def preset_of(cls, state_dict: Dict[str, Tensor]) -> str:
+        """The preset whose weights have the shapes of ``state_dict``.
+
+        Args:
+            state_dict (dict[str, Tensor]): Weights of a ViTAEv2 backbone.
+
+        Returns:
+            str: The preset's name in :attr:`arch_zoo`.
+
+        Raises:
+            ValueError: If no preset, or more than one, has these shapes.
+        """
+        found = read_vitaev2_arch(state_dict)
+        matches = []
+        for name, preset in cls.arch_zoo.items():
+            settings = {**cls.arch_defaults, **preset}
+            if all(found[key] is None or list(settings[key]) == found[key]
+                   for key in ('embed_dims', 'prm_dims', 'depths',
+                               'num_heads', 'reduction_heads')) and all(
+                                   settings[key] == found[key]
+                                   for key in ('wide_pcm', 'cpe')):
+                matches.append(name)
+        if len(matches) != 1:
+            raise ValueError(
+                f'the weights ({found}) match '
+                f'{matches or "none"} of the presets {sorted(cls.arch_zoo)}')
+        return matches[0]
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Extract multi-scale features.
@@ -486,7 +616,7 @@ class ViTAEv2(VSABackboneBase):
 
         Returns:
             tuple[Tensor]: For each of ``out_indices``, a map of shape
-            (B, token_dims[i], ceil(H / 4 / 2**i), ceil(W / 4 / 2**i)).
+            (B, embed_dims[i], ceil(H / 4 / 2**i), ceil(W / 4 / 2**i)).
         """
         outs = []
         for index, stage in enumerate(self.stages):

@@ -3,22 +3,20 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor
 
 from vsa_mm.registry import MODELS
 
-from .bilinear_gather import sample_projected_rows
 from .functional import (
     default_window_grid,
     pad_to_window_multiple,
     relative_position_index,
     varied_window_grid,
-    window_partition,
     window_reverse,
 )
+from .varied_window_attention import check_backend, varied_window_attention
 
 
 def _check_positive_int(name: str, value: object) -> int:
@@ -102,11 +100,14 @@ class VSAWindowAttention(BaseModule):
     cropped back. Sampling grids are computed in float32 (float64 for float64
     inputs), also under autocast, and cached per map size, device and dtype.
 
-    Two implementations share the parameters and compute the same function:
-    the fast path (``fast_path=True``) samples keys and values together from
-    channels-last per-head features with a weighted row gather; the
-    reference path samples them with ``F.grid_sample`` and attends with an
-    explicit softmax.
+    The module holds the parameters and regresses the windows;
+    :func:`~vsa_mm.models.layers.varied_window_attention.varied_window_attention`
+    computes the attention, with one of several backends that compute the
+    same function (``backend``): ``'reference'`` samples keys and values
+    with ``F.grid_sample``; ``'gather'`` samples them together with an exact
+    bilinear row gather and recomputes them in backward instead of storing
+    them; ``'gather_sdpa'`` adds PyTorch's fused attention; ``'auto'`` picks
+    per device.
 
     The parameters shared with window attention have the names and shapes of
     mmpretrain's ``WindowMSA`` (``qkv``, ``proj``,
@@ -121,9 +122,8 @@ class VSAWindowAttention(BaseModule):
         window_size (int): Window side ws. Defaults to 7.
         qkv_bias (bool): Add a learnable bias to q, k, v. Defaults to True.
         qk_scale (float, optional): Attention scale; ``head_dims ** -0.5``
-            when None (``head_dims = out_dims // num_heads``). The official
-            ViTAEv2 reduction cells used ``(embed_dims // num_heads) ** -0.5``,
-            which must be passed here explicitly. Defaults to None.
+            when None (``head_dims = out_dims // num_heads``).
+            Defaults to None.
         attn_drop (float): Dropout rate of the attention weights.
             Defaults to 0.
         proj_drop (float): Dropout rate of the output. Defaults to 0.
@@ -131,14 +131,15 @@ class VSAWindowAttention(BaseModule):
             ``embed_dims`` when None. Defaults to None.
         init_cfg (dict | list[dict], optional): Initialisation config.
             Defaults to None.
-        fast_path (bool): Use the fast implementation; False selects the
-            reference one. Defaults to True.
-        use_sdpa (bool, optional): Attend through
-            ``F.scaled_dot_product_attention`` (the bias as ``attn_mask``)
-            instead of the explicit softmax in the fast path. None chooses per
-            device: SDPA everywhere except on the CPU, where the explicit
-            product is faster with a bias (see ``benchmarks/``). Defaults to
-            None.
+        scale_by_input_dims (bool): Make the default scale
+            ``(embed_dims // num_heads) ** -0.5``, from the input width, as
+            the official ViTAE-VSA reduction cells compute it (their input
+            and output widths differ). Not with ``qk_scale``.
+            Defaults to False.
+        backend (str): ``'auto'`` (``'gather'`` on the CPU, where the
+            explicit product is faster with a bias, ``'gather_sdpa'``
+            elsewhere; see ``benchmarks/``), ``'reference'``, ``'gather'`` or
+            ``'gather_sdpa'``. Defaults to ``'auto'``.
 
     Examples:
         >>> import torch
@@ -159,8 +160,8 @@ class VSAWindowAttention(BaseModule):
                  proj_drop: float = 0.,
                  out_dims: Optional[int] = None,
                  init_cfg: Union[dict, list, None] = None,
-                 fast_path: bool = True,
-                 use_sdpa: Optional[bool] = None) -> None:
+                 scale_by_input_dims: bool = False,
+                 backend: str = 'auto') -> None:
         super().__init__(init_cfg=init_cfg)
         self.embed_dims = _check_positive_int('embed_dims', embed_dims)
         self.num_heads = _check_positive_int('num_heads', num_heads)
@@ -173,11 +174,20 @@ class VSAWindowAttention(BaseModule):
                              f'num_heads ({num_heads})')
         if qk_scale is not None and not qk_scale > 0:
             raise ValueError(f'qk_scale must be positive, got {qk_scale!r}')
+        if not isinstance(scale_by_input_dims, bool):
+            raise TypeError('scale_by_input_dims must be a bool, got '
+                            f'{scale_by_input_dims!r}')
+        if scale_by_input_dims and qk_scale is not None:
+            raise ValueError('give qk_scale or scale_by_input_dims=True, not '
+                             f'both (qk_scale={qk_scale!r})')
         self.head_dims = self.out_dims // num_heads
-        self.scale = qk_scale if qk_scale is not None else \
-            self.head_dims**-0.5
-        self.fast_path = fast_path
-        self.use_sdpa = use_sdpa
+        if qk_scale is not None:
+            self.scale = qk_scale
+        elif scale_by_input_dims:
+            self.scale = (embed_dims // num_heads)**-0.5
+        else:
+            self.scale = self.head_dims**-0.5
+        self.backend = check_backend(backend)
 
         self.qkv = nn.Linear(embed_dims, 3 * self.out_dims, bias=qkv_bias)
         self.proj = nn.Linear(self.out_dims, self.out_dims)
@@ -217,7 +227,7 @@ class VSAWindowAttention(BaseModule):
         return (f'embed_dims={self.embed_dims}, out_dims={self.out_dims}, '
                 f'num_heads={self.num_heads}, '
                 f'window_size={self.window_size}, scale={self.scale:.4g}, '
-                f'fast_path={self.fast_path}')
+                f'backend={self.backend!r}')
 
     def forward(self, x: Tensor, hw_shape: Sequence[int]) -> Tensor:
         """Attend within varied-size windows.
@@ -233,13 +243,21 @@ class VSAWindowAttention(BaseModule):
         batch = x.shape[0]
         x_map = x.reshape(batch, height, width, self.embed_dims)
         grid = self._sampling_grid(x_map)
+        out = varied_window_attention(
+            x_map,
+            grid,
+            self.qkv.weight,
+            self.qkv.bias,
+            self._relative_position_bias(),
+            self.scale,
+            self.window_size,
+            self.num_heads,
+            attn_drop=self.attn_drop.p,
+            training=self.training,
+            backend=self.backend)
         map_hw = self._padded_hw(height, width)
-        ws = self.window_size
-        if self.fast_path:
-            out = self._attend_fast(x_map, grid, map_hw)
-        else:
-            out = self._attend_reference(x_map, grid, map_hw)
-        out = window_reverse(out, ws, *map_hw)[:, :height, :width]
+        out = window_reverse(out, self.window_size,
+                             *map_hw)[:, :height, :width]
         out = out.reshape(batch, -1, self.out_dims)
         return self.proj_drop(self.proj(out))
 
@@ -310,90 +328,3 @@ class VSAWindowAttention(BaseModule):
         bias = self.relative_position_bias_table[
             self.relative_position_index.view(-1)]
         return bias.view(num_tokens, num_tokens, -1).permute(2, 0, 1)
-
-    def _softmax_attention(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
-        """Attention over (..., heads, N, d) tensors; q is already scaled."""
-        attn = q @ k.transpose(-2, -1)
-        attn = attn + self._relative_position_bias().to(attn.dtype)
-        attn = self.attn_drop(attn.softmax(dim=-1))
-        return attn @ v
-
-    def _project_keys_values(self, x_map: Tensor, weight: Tensor,
-                             bias: Optional[Tensor]) -> Tensor:
-        """Keys and values of every pixel and head, as sampling rows.
-
-        Args:
-            x_map (Tensor): Input map of shape (B, H, W, embed_dims).
-            weight (Tensor): ``qkv.weight``.
-            bias (Tensor, optional): ``qkv.bias``.
-
-        Returns:
-            Tensor: Rows of shape (B * Hp * Wp * heads, 2 * d) holding each
-            head's key then value, in float32 (float64 for float64 inputs).
-        """
-        heads, head_dims, out_dims = self.num_heads, self.head_dims, \
-            self.out_dims
-        # Reorder k|v output channels to (head, k|v, d).
-        kv_weight = weight[out_dims:].view(2, heads, head_dims, -1)
-        kv_weight = kv_weight.transpose(0, 1).reshape(2 * out_dims, -1)
-        kv_bias = None if bias is None else bias[out_dims:].view(
-            2, heads, head_dims).transpose(0, 1).reshape(-1)
-        kv = pad_to_window_multiple(
-            F.linear(x_map, kv_weight, kv_bias), self.window_size)
-        grid_dtype = torch.promote_types(x_map.dtype, torch.float32)
-        return kv.to(grid_dtype).reshape(-1, 2 * head_dims)
-
-    def _attend_fast(self, x_map: Tensor, grid: Tensor,
-                     map_hw: Tuple[int, int]) -> Tensor:
-        """Fast path; returns windows of shape (B, nW, heads, N, d)."""
-        heads, out_dims = self.num_heads, self.out_dims
-        weight, bias = self.qkv.weight, self.qkv.bias
-        q = F.linear(x_map, weight[:out_dims],
-                     None if bias is None else bias[:out_dims])
-        q = window_partition(
-            pad_to_window_multiple(q, self.window_size), self.window_size,
-            heads).mul_(self.scale)  # scales the partition's own copy
-        kv = sample_projected_rows(self._project_keys_values, x_map, weight,
-                                   bias, grid, map_hw, heads)
-        k, v = kv.to(q.dtype).split(self.head_dims, dim=-1)
-
-        use_sdpa = self.use_sdpa
-        if use_sdpa is None:
-            use_sdpa = q.device.type != 'cpu'
-        if not use_sdpa:
-            return self._softmax_attention(q, k, v)
-        return F.scaled_dot_product_attention(
-            q,
-            k,
-            v,
-            attn_mask=self._relative_position_bias().to(q.dtype),
-            dropout_p=self.attn_drop.p if self.training else 0.,
-            scale=1.)
-
-    def _attend_reference(self, x_map: Tensor, grid: Tensor,
-                          map_hw: Tuple[int, int]) -> Tensor:
-        """Reference path; returns windows of shape (B, nW, heads, N, d)."""
-        batch = x_map.shape[0]
-        heads, head_dims = self.num_heads, self.head_dims
-        ws = self.window_size
-        qkv = pad_to_window_multiple(self.qkv(x_map), ws)
-        q, k, v = qkv.chunk(3, dim=-1)
-        head_grid = grid.transpose(1, 2).reshape(batch * heads, grid.shape[1],
-                                                 grid.shape[3], 2)
-
-        def sample(feat: Tensor) -> Tensor:
-            # (B, Hp, Wp, heads * d) -> per-head channels-first images.
-            images = feat.view(batch, *map_hw, heads, head_dims)
-            images = images.permute(0, 3, 4, 1, 2).reshape(
-                batch * heads, head_dims, *map_hw)
-            out = F.grid_sample(
-                images.to(grid.dtype),
-                head_grid,
-                mode='bilinear',
-                padding_mode='zeros',
-                align_corners=True)  # (B * heads, d, nW, N)
-            out = out.view(batch, heads, head_dims, *out.shape[2:])
-            return out.permute(0, 3, 1, 4, 2).to(feat.dtype)
-
-        q = window_partition(q, ws, heads) * self.scale
-        return self._softmax_attention(q, sample(k), sample(v))

@@ -21,7 +21,7 @@ _DERIVED_BUFFERS = ('relative_position_index', 'attn_mask')
 
 
 def unwrap_state_dict(checkpoint: Mapping,
-                      prefer_ema: bool = False) -> StateDict:
+                      prefer_ema: bool = True) -> StateDict:
     """Return the weights stored in a checkpoint.
 
     Args:
@@ -29,7 +29,8 @@ def unwrap_state_dict(checkpoint: Mapping,
             ``state_dict``, ``model`` or ``state_dict_ema`` (timm, Swin,
             MMEngine). A ``module.`` prefix (DDP) is removed.
         prefer_ema (bool): Take ``state_dict_ema`` when several wrappers are
-            present. Defaults to False.
+            present: the official runs report, and their detection configs
+            load, the EMA weights. Defaults to True.
 
     Returns:
         dict[str, Tensor]: The weights.
@@ -281,3 +282,61 @@ def convert_vitaev2_vsa(
                          (f' and {len(unknown) - 10} more'
                           if len(unknown) > 10 else ''))
     return backbone, head
+
+
+def read_vitaev2_arch(backbone: Mapping[str, Tensor]) -> dict:
+    """Read a :class:`ViTAEv2` state dict's architecture off its shapes.
+
+    Only VSA models carry their head counts in their weights (the relative
+    position bias tables); for others ``num_heads`` and ``reduction_heads``
+    are None.
+
+    Args:
+        backbone (Mapping[str, Tensor]): A ViTAEv2 state dict (for example
+            the output of :func:`convert_vitaev2_vsa`).
+
+    Returns:
+        dict: ``embed_dims``, ``prm_dims``, ``depths``, ``num_heads``,
+        ``reduction_heads`` (lists, one value per stage), ``wide_pcm`` and
+        ``cpe``.
+
+    Raises:
+        ValueError: If the state dict has no ViTAEv2 stages.
+    """
+    stages = sorted({
+        int(match.group(1))
+        for match in (re.match(r'^stages\.(\d+)\.reduction\.', key)
+                      for key in backbone) if match
+    })
+    if not stages or stages != list(range(len(stages))):
+        raise ValueError('not a ViTAEv2 state dict: no stages.<i>.reduction '
+                         f'keys among {list(backbone)[:5]}')
+
+    def heads(prefix: str):
+        table = backbone.get(prefix + 'attn.relative_position_bias_table')
+        return None if table is None else table.shape[1]
+
+    arch: dict = {key: [] for key in ('embed_dims', 'prm_dims', 'depths',
+                                      'num_heads', 'reduction_heads')}
+    wide = []
+    for stage in stages:
+        reduction = f'stages.{stage}.reduction.'
+        embed_dims = backbone[reduction + 'norm2.weight'].shape[0]
+        prm_dims = backbone[reduction + 'prm.convs.0.weight'].shape[0]
+        arch['embed_dims'].append(embed_dims)
+        arch['prm_dims'].append(prm_dims)
+        arch['depths'].append(len({
+            key.split('.')[3]
+            for key in backbone
+            if key.startswith(f'stages.{stage}.normals.')
+        }))
+        arch['reduction_heads'].append(heads(reduction))
+        arch['num_heads'].append(heads(f'stages.{stage}.normals.0.'))
+        hidden = backbone[reduction + 'pcm.0.weight'].shape[0]
+        wide.append(hidden == 2 * embed_dims and hidden != prm_dims)
+    for key in ('num_heads', 'reduction_heads'):
+        if None in arch[key]:
+            arch[key] = None
+    arch['wide_pcm'] = all(wide)
+    arch['cpe'] = 'stages.0.reduction.cpe.proj.weight' in backbone
+    return arch
