@@ -39,11 +39,11 @@ def test_mmdet_mask_rcnn(demo_workspace):
 def _ms_flip_twin(directory: str) -> str:
     """The shipped ms+flip test config, re-based on the tiny config."""
     shipped = osp.join(REPO, 'configs', 'mmseg', 'swin_vsa',
-                       'upernet_swin-t-vsa_4xb2-40k_cityscapes-512x1024'
+                       'upernet_swin-t-vsa_8xb2-40k_cityscapes-512x1024'
                        '_ms-flip-test.py')
     with open(shipped) as f:
         text = f.read()
-    base = "['./upernet_swin-t-vsa_4xb2-40k_cityscapes-512x1024.py']"
+    base = "['./upernet_swin-t-vsa_8xb2-40k_cityscapes-512x1024.py']"
     assert base in text
     path = osp.join(directory, 'ms_flip_test.py')
     with open(path, 'w') as f:

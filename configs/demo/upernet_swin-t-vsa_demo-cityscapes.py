@@ -1,11 +1,11 @@
-# Tiny variant of upernet_swin-t-vsa_4xb2-40k_cityscapes-512x1024.py for CPU
+# Tiny variant of upernet_swin-t-vsa_8xb2-40k_cityscapes-512x1024.py for CPU
 # runs on the embedded Cityscapes-format demo set
 # (python tools/make_demo_data.py). Only the data path, the image scale
 # (x0.25), the schedule length and the loader (no worker processes, batch 2)
 # differ; the backbone starts from random weights because nothing may be
 # downloaded.
 _base_ = [
-    '../mmseg/swin_vsa/upernet_swin-t-vsa_4xb2-40k_cityscapes-512x1024.py'
+    '../mmseg/swin_vsa/upernet_swin-t-vsa_8xb2-40k_cityscapes-512x1024.py'
 ]
 
 data_root = 'data/demo/cityscapes/'

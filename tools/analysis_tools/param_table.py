@@ -4,7 +4,7 @@ Reads every model of ``model-index.yml`` whose config lies under
 ``configs/mmdet`` or ``configs/mmseg`` (test-only ``*_ms-flip-test`` configs
 share their training config's model and are skipped), builds it, and prints
 a Markdown table with the paper's ``#params`` column (``Paper Parameters``
-in the metafiles) where the seed gives one.
+in the metafiles) where the paper gives one.
 
 Example:
     python tools/analysis_tools/param_table.py

@@ -1,9 +1,9 @@
-# ViTAEv2*-48M + VSA, four feature maps for dense prediction (pretrained as
-# in vitaev2-s-vsa.py).
+# ViTAEv2*-48M + VSA, four feature maps for dense prediction. Each row config
+# sets its drop path. Pretrained weights: the EMA weights of our ImageNet-1K
+# classifier or the authors' converted ones, as in vitaev2-s-vsa.py.
 backbone = dict(
     type='vsa_mm.ViTAEv2',
     arch='48m-vsa',
-    drop_path_rate=0.3,
     out_indices=(0, 1, 2, 3),
     init_cfg=dict(
         type='Pretrained',

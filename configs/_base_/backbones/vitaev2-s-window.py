@@ -1,10 +1,9 @@
 # ViTAEv2*-S (window attention in all stages), four feature maps for dense
-# prediction. Pretrained weights: our ImageNet-1K classifier
-# (configs/mmpretrain/vitaev2/).
+# prediction. Each row config sets its drop path. Pretrained weights: the EMA
+# weights of our ImageNet-1K classifier (configs/mmpretrain/vitaev2/).
 backbone = dict(
     type='vsa_mm.ViTAEv2',
     arch='s-window',
-    drop_path_rate=0.2,
     out_indices=(0, 1, 2, 3),
     init_cfg=dict(
         type='Pretrained',

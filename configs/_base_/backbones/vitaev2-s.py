@@ -1,10 +1,10 @@
 # ViTAEv2-S (window attention in stages 1-2, full attention in 3-4), four
-# feature maps for dense prediction. Pretrained weights: our ImageNet-1K
-# classifier (configs/mmpretrain/vitaev2/).
+# feature maps for dense prediction. Each row config sets its drop path.
+# Pretrained weights: the EMA weights of our ImageNet-1K classifier
+# (configs/mmpretrain/vitaev2/).
 backbone = dict(
     type='vsa_mm.ViTAEv2',
     arch='s',
-    drop_path_rate=0.2,
     out_indices=(0, 1, 2, 3),
     init_cfg=dict(
         type='Pretrained',

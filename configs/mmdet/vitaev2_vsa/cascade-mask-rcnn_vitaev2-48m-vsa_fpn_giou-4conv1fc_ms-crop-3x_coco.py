@@ -1,8 +1,16 @@
+# Cascade Mask R-CNN 3x with ViTAEv2*-48M + VSA, as the official config
+# (ViTAE-VSA, Object-Detection/configs/vitaev2_vsa/
+# cascade_mask_rcnn_vitaev2_vsa_48M_mstrain_480-800_giou_4conv1f_adamw_3x_coco.py):
+# drop path 0.45 laid out per stage as the official backbone does.
 _base_ = [
     '../_base_/models/cascade-mask-rcnn_fpn_giou-4conv1fc.py',
     '../_base_/coco-instance_ms-crop_adamw-1e-4_3x.py',
     '../../_base_/backbones/vitaev2-48m-vsa.py',
 ]
 model = dict(
-    backbone=dict(_base_.backbone, _delete_=True),
+    backbone=dict(
+        _base_.backbone,
+        _delete_=True,
+        drop_path_rate=0.45,
+        drop_path_schedule='official'),
     neck=dict(in_channels=_base_.backbone_channels))

@@ -1,6 +1,6 @@
-# Swin-Tiny + VSA on ImageNet-1K (recipe: ../_base_/), with Swin's
-# gradient clipping.
-_base_ = ['../_base_/in1k_8xb128_adamw-5e-4.py']
+# Swin-Tiny + VSA on ImageNet-1K, 8 GPUs x 128 images: the authors' Swin
+# recipe (../_base_/swin_vsa_in1k_recipe.py), drop path 0.2 as Swin-T.
+_base_ = ['../_base_/swin_vsa_in1k_recipe.py']
 
 model = dict(
     backbone=dict(
@@ -9,4 +9,3 @@ model = dict(
         arch='tiny',
         drop_path_rate=0.2,
         out_indices=(3, )))
-optim_wrapper = dict(clip_grad=dict(max_norm=5.0))

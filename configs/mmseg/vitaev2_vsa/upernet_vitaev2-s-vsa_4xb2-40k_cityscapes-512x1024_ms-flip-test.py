@@ -1,5 +1,0 @@
-# Multi-scale (x0.5-1.75) and flip testing of the config below: the seed
-# table's second mIoU column. Test only: mim test mmseg THIS_CONFIG ...
-_base_ = ['./upernet_vitaev2-s-vsa_4xb2-40k_cityscapes-512x1024.py']
-model = dict(_delete_=True, type='SegTTAModel', module={{_base_.model}})
-test_dataloader = dict(dataset=dict(pipeline={{_base_.tta_pipeline}}))

@@ -1,8 +1,0 @@
-_base_ = [
-    '../_base_/upernet_cityscapes-769x769_80k.py',
-    '../../_base_/backbones/vitaev2-s-vsa.py',
-]
-model = dict(
-    backbone=dict(_base_.backbone, _delete_=True),
-    decode_head=dict(in_channels=_base_.backbone_channels),
-    auxiliary_head=dict(in_channels=_base_.backbone_channels[2]))
