@@ -12,7 +12,6 @@ ImageNet-22K -> 1K fine-tune (2e-5 per 512 images).
 """
 import math
 import re
-from pathlib import Path
 from typing import List
 
 import pytest
@@ -20,10 +19,10 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import PARAM_SCHEDULERS
 
+from helpers.paths import CONFIGS, REPO
+
 from vsa_mm.models.backbones import ViTAEv2
 
-REPO = Path(__file__).resolve().parents[2]
-CONFIGS = REPO / 'configs'
 
 VITAE_1K = {
     # config: (arch, drop path, weight decay)

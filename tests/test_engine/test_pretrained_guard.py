@@ -3,13 +3,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.paths import CONFIGS
 from mmengine.config import Config
 from mmengine.runner import Runner
 
 from vsa_mm.engine import RequirePretrainedHook
 
-REPO = Path(__file__).resolve().parents[2]
-FINETUNE = (REPO / 'configs' / 'mmpretrain' / 'vitaev2_vsa' /
+FINETUNE = (CONFIGS / 'mmpretrain' / 'vitaev2_vsa' /
             'vitaev2-48m-vsa_in21k-pre_8xb128_in1k.py')
 
 

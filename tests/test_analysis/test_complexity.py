@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import torch
+from helpers.paths import TOOLS
 
 from vsa_mm.analysis import count_flops_and_params
 from vsa_mm.models import VSAWindowAttention
@@ -31,7 +32,8 @@ def test_vsa_layer_flops_match_a_hand_count():
 
 def test_complexity_tool_prints_every_preset():
     result = subprocess.run(
-        [sys.executable, 'tools/analysis_tools/model_complexity.py'],
+        [sys.executable,
+         str(TOOLS / 'analysis_tools' / 'model_complexity.py')],
         check=True,
         capture_output=True,
         text=True)

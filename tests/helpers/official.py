@@ -1,19 +1,191 @@
-"""Converted official Swin + VSA weights give the official model's logits.
+"""The official VSA models, independently of vsa_mm's modules.
 
-The reference below re-implements, op by op, the forward pass of the
-authors' Swin + VSA (QFormer, ``models/swin/swin_transformer_vsa.py``,
-``rpe='v1'``) directly on an official state dict: window centres from
-average-pooled ``linspace`` grids, one 4-channel-per-head regression conv,
-per-head ``grid_sample`` of keys and values, Swin's relative position index,
-and Swin's patch-merging concatenation order. It shares no code with
-vsa_mm.
+State dicts in the official layouts (names and shapes as the public code
+defines them) and op-by-op re-implementations of the official forward
+passes, written directly on those state dicts:
+
+- the authors' Swin + VSA (ViTAE-Transformer/QFormer,
+  ``models/swin/swin_transformer_vsa.py``, ``rpe='v1'``): window centres
+  from average-pooled ``linspace`` grids, one 4-channel-per-head regression
+  convolution, per-head ``grid_sample`` of keys and values, Swin's relative
+  position index and patch-merging concatenation order;
+- ViTAE-VSA's ViTAEv2 + VSA (ViTAE-Transformer/ViTAE-VSA,
+  ``Image-Classification/vitaev2_vsa``).
+
+Only the preset tables (``ViTAEv2.arch_defaults``) come from vsa_mm, to
+size the synthetic checkpoints.
 """
+from collections import OrderedDict
+
 import torch
 import torch.nn.functional as F
 
-from test_ckpt_convert import ARCH, CLASSES, WINDOW, official_swin_state_dict
-from vsa_mm.models import SwinTransformerVSA
-from vsa_mm.models.utils import convert_swin
+from vsa_mm.models import ViTAEv2
+
+#: A small Swin + VSA: two stages, window 3.
+ARCH = dict(embed_dims=16, depths=[2, 1], num_heads=[2, 4])
+WINDOW = 3
+CLASSES = 5
+
+
+def official_swin_state_dict(vsa: bool, seed: int = 0) -> OrderedDict:
+    """Keys and shapes of the public code.
+
+    Swin + VSA: QFormer ``models/swin/swin_transformer_vsa.py`` (``pos``,
+    ``attn.transform.2``); plain Swin: Microsoft's ``swin_transformer.py``
+    (``attn_mask`` buffers in shifted blocks).
+    """
+    generator = torch.Generator().manual_seed(seed)
+
+    def rand(*shape):
+        return torch.randn(*shape, generator=generator)
+
+    state = OrderedDict()
+    dims = ARCH['embed_dims']
+    state['patch_embed.proj.weight'] = rand(dims, 3, 4, 4)
+    state['patch_embed.proj.bias'] = rand(dims)
+    state['patch_embed.norm.weight'] = rand(dims)
+    state['patch_embed.norm.bias'] = rand(dims)
+    kernel = WINDOW // 2 * 2 + 1
+    for stage, (depth, heads) in enumerate(
+            zip(ARCH['depths'], ARCH['num_heads'], strict=True)):
+        for block in range(depth):
+            prefix = f'layers.{stage}.blocks.{block}.'
+            state[prefix + 'norm1.weight'] = rand(dims)
+            state[prefix + 'norm1.bias'] = rand(dims)
+            if vsa:
+                state[prefix + 'pos.weight'] = rand(dims, 1, kernel, kernel)
+                state[prefix + 'pos.bias'] = rand(dims)
+                state[prefix + 'attn.transform.2.weight'] = rand(
+                    4 * heads, dims, 1, 1)
+                state[prefix + 'attn.transform.2.bias'] = rand(4 * heads)
+            elif block % 2:
+                state[prefix + 'attn_mask'] = torch.zeros(4, 9, 9)
+            state[prefix + 'attn.relative_position_bias_table'] = rand(
+                (2 * WINDOW - 1)**2, heads)
+            state[prefix + 'attn.relative_position_index'] = torch.zeros(
+                WINDOW**2, WINDOW**2, dtype=torch.long)
+            state[prefix + 'attn.qkv.weight'] = rand(3 * dims, dims)
+            state[prefix + 'attn.qkv.bias'] = rand(3 * dims)
+            state[prefix + 'attn.proj.weight'] = rand(dims, dims)
+            state[prefix + 'attn.proj.bias'] = rand(dims)
+            state[prefix + 'norm2.weight'] = rand(dims)
+            state[prefix + 'norm2.bias'] = rand(dims)
+            state[prefix + 'mlp.fc1.weight'] = rand(4 * dims, dims)
+            state[prefix + 'mlp.fc1.bias'] = rand(4 * dims)
+            state[prefix + 'mlp.fc2.weight'] = rand(dims, 4 * dims)
+            state[prefix + 'mlp.fc2.bias'] = rand(dims)
+        if stage < len(ARCH['depths']) - 1:
+            prefix = f'layers.{stage}.downsample.'
+            state[prefix + 'reduction.weight'] = rand(2 * dims, 4 * dims)
+            state[prefix + 'norm.weight'] = rand(4 * dims)
+            state[prefix + 'norm.bias'] = rand(4 * dims)
+            dims *= 2
+    state['norm.weight'] = rand(dims)
+    state['norm.bias'] = rand(dims)
+    state['head.weight'] = rand(CLASSES, dims)
+    state['head.bias'] = rand(CLASSES)
+    return state
+
+
+#: A small ViTAEv2 + VSA (one normal cell per stage).
+SMALL = dict(
+    prm_dims=[16, 16, 32, 32],
+    embed_dims=[16, 32, 64, 64],
+    depths=[1, 1, 1, 1],
+    num_heads=[1, 2, 4, 4],
+    reduction_heads=[1, 1, 2, 2],
+    groups=[1, 8, 16, 16],
+    reduction_groups=[1, 4, 8, 8])
+
+
+def official_vitaev2_vsa_state_dict(settings, window=7, classes=10, seed=0):
+    """Keys and shapes of ViTAE-VSA's Image-Classification/vitaev2_vsa."""
+    settings = {**ViTAEv2.arch_defaults, **settings}
+    generator = torch.Generator().manual_seed(seed)
+    state = OrderedDict()
+
+    def add(key, *shape):
+        state[key] = torch.randn(*shape, generator=generator) * 0.1
+
+    def bn(prefix, channels):
+        add(prefix + 'weight', channels)
+        add(prefix + 'bias', channels)
+        add(prefix + 'running_mean', channels)
+        state[prefix + 'running_var'] = torch.rand(
+            channels, generator=generator) + 0.5
+        state[prefix + 'num_batches_tracked'] = torch.tensor(7)
+
+    def vsa(prefix, in_dims, out_dims, heads):
+        for head in ('sampling_offsets', 'sampling_scales'):
+            add(f'{prefix}{head}.2.weight', 2 * heads, in_dims, 1, 1)
+            add(f'{prefix}{head}.2.bias', 2 * heads)
+        add(prefix + 'qkv.weight', 3 * out_dims, in_dims, 1, 1)
+        add(prefix + 'qkv.bias', 3 * out_dims)
+        add(prefix + 'proj.weight', out_dims, out_dims, 1, 1)
+        add(prefix + 'proj.bias', out_dims)
+        add(prefix + 'relative_position_bias_table', (2 * window - 1)**2,
+            heads)
+        state[prefix + 'relative_position_index'] = torch.zeros(
+            window**2, window**2, dtype=torch.long)
+
+    in_channels = 3
+    for i, depth in enumerate(settings['depths']):
+        embed, token = settings['prm_dims'][i], settings['embed_dims'][i]
+        prm_dims = embed * len(settings['dilations'][i])
+        kernel = settings['kernel_sizes'][i]
+        groups = settings['reduction_groups'][i]
+        hidden = 2 * token if settings['wide_pcm'] else embed
+        rc = f'layers.{i}.RC.'
+        for j, _ in enumerate(settings['dilations'][i]):
+            add(f'{rc}PRM.convs.{j}.0.weight', embed, in_channels, kernel,
+                kernel)
+            add(f'{rc}PRM.convs.{j}.0.bias', embed)
+        add(rc + 'pos.weight', prm_dims, 1, 7, 7)
+        add(rc + 'pos.bias', prm_dims)
+        add(rc + 'norm1.weight', prm_dims)
+        add(rc + 'norm1.bias', prm_dims)
+        vsa(rc + 'attn.', prm_dims, token, settings['reduction_heads'][i])
+        add(rc + 'PCM.0.weight', hidden, in_channels // groups, 3, 3)
+        add(rc + 'PCM.0.bias', hidden)
+        bn(rc + 'PCM.1.', hidden)
+        add(rc + 'PCM.3.weight', hidden, hidden // groups, 3, 3)
+        add(rc + 'PCM.3.bias', hidden)
+        bn(rc + 'PCM.4.', hidden)
+        add(rc + 'PCM.6.weight', token, hidden // groups, 3, 3)
+        add(rc + 'PCM.6.bias', token)
+        add(rc + 'norm2.weight', token)
+        add(rc + 'norm2.bias', token)
+        add(rc + 'mlp.fc1.weight', token, token)
+        add(rc + 'mlp.fc1.bias', token)
+        add(rc + 'mlp.fc2.weight', token, token)
+        add(rc + 'mlp.fc2.bias', token)
+        groups = settings['groups'][i]
+        for j in range(depth):
+            nc = f'layers.{i}.NC.{j}.'
+            add(nc + 'norm1.weight', token)
+            add(nc + 'norm1.bias', token)
+            add(nc + 'pos.weight', token, 1, 7, 7)
+            add(nc + 'pos.bias', token)
+            vsa(nc + 'attn.', token, token, settings['num_heads'][i])
+            add(nc + 'PCM.0.weight', 4 * token, token // groups, 3, 3)
+            add(nc + 'PCM.0.bias', 4 * token)
+            bn(nc + 'PCM.1.', 4 * token)
+            add(nc + 'PCM.3.weight', token, 4 * token // groups, 3, 3)
+            add(nc + 'PCM.3.bias', token)
+            bn(nc + 'PCM.4.', token)
+            add(nc + 'PCM.6.weight', token, token // groups, 3, 3)
+            add(nc + 'PCM.6.bias', token)
+            add(nc + 'norm2.weight', token)
+            add(nc + 'norm2.bias', token)
+            add(nc + 'mlp.fc1.weight', 4 * token, token)
+            add(nc + 'mlp.fc1.bias', 4 * token)
+            add(nc + 'mlp.fc2.weight', token, 4 * token)
+            add(nc + 'mlp.fc2.bias', token)
+        in_channels = token
+    add('head.weight', classes, in_channels)
+    add('head.bias', classes)
+    return state
 
 
 def swin_relative_index(ws):
@@ -124,29 +296,6 @@ def official_swin_vsa_logits(state, images):
             h, w, channels = h // 2, w // 2, 2 * channels
     x = ln(x, 'norm').mean(1)
     return F.linear(x, state['head.weight'], state['head.bias'])
-
-
-def test_converted_swin_vsa_reproduces_official_logits():
-    official = official_swin_state_dict(vsa=True, seed=3)
-    official = {k: v.double() if v.is_floating_point() else v
-                for k, v in official.items()}
-    for key in official:  # moderate regression: windows move and stretch
-        if 'transform' in key:
-            official[key] = official[key] * 0.3
-    # 40x56 -> 10x14 tokens (padded to 12x15 windows), then 5x7
-    images = torch.rand(2, 3, 40, 56, dtype=torch.float64)
-    expected = official_swin_vsa_logits(official, images)
-
-    backbone_state, head_state = convert_swin(official)
-    model = SwinTransformerVSA(
-        ARCH, window_size=WINDOW, out_indices=(1, )).double().eval()
-    model.load_state_dict(backbone_state, strict=True)
-    with torch.no_grad():
-        features = model(images)[-1].mean((2, 3))
-    logits = F.linear(features, head_state['fc.weight'],
-                      head_state['fc.bias'])
-    assert logits.shape == (2, CLASSES)
-    torch.testing.assert_close(logits, expected, rtol=1e-9, atol=1e-9)
 
 
 def official_vsa_classification(x, state, prefix, heads, ws, out_dim,
@@ -289,24 +438,3 @@ def official_vitaev2_vsa_logits(state, images, settings, ws=7):
             t = t + mlp(ln(t, nc + 'norm2', 1e-6), nc + 'mlp')
         x = as_map(t, h, w)
     return F.linear(t.mean(1), state['head.weight'], state['head.bias'])
-
-
-def test_converted_vitaev2_vsa_reproduces_official_logits():
-    from test_vitaev2 import SMALL, official_vitaev2_vsa_state_dict
-
-    from vsa_mm.models import ViTAEv2
-    from vsa_mm.models.utils import convert_vitaev2_vsa
-    official = official_vitaev2_vsa_state_dict(SMALL, classes=CLASSES)
-    official = {k: v.double() if v.is_floating_point() else v
-                for k, v in official.items()}
-    images = torch.rand(2, 3, 224, 224, dtype=torch.float64)
-    expected = official_vitaev2_vsa_logits(official, images, SMALL)
-
-    backbone_state, head_state = convert_vitaev2_vsa(official)
-    model = ViTAEv2(SMALL, out_indices=(3, )).double().eval()
-    model.load_state_dict(backbone_state, strict=True)
-    with torch.no_grad():
-        features = model(images)[-1].mean((2, 3))
-    logits = F.linear(features, head_state['fc.weight'],
-                      head_state['fc.bias'])
-    torch.testing.assert_close(logits, expected, rtol=1e-9, atol=1e-9)

@@ -7,9 +7,10 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
+from helpers.paths import REPO
 from mmengine.registry import DefaultScope
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = str(REPO)
 CONFIGS = sorted(
     path
     for path in glob.glob(osp.join(ROOT, 'configs', 'mmpretrain', '*', '*.py'))

@@ -5,10 +5,11 @@ from glob import glob
 
 import pytest
 import yaml
+from helpers import paths
 from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = str(paths.REPO)
 TASK_CONFIGS = sorted(
     path for task in ('mmdet', 'mmseg')
     for path in glob(osp.join(REPO, 'configs', task, '*', '*.py'))

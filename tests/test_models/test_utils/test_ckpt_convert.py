@@ -1,11 +1,12 @@
 """Official Swin / Swin + VSA checkpoints convert and load exactly."""
 import subprocess
 import sys
-from collections import OrderedDict
 
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers.official import ARCH, CLASSES, WINDOW, official_swin_state_dict
+from helpers.paths import TOOLS
 from mmcv.cnn.bricks.transformer import PatchMerging
 from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
@@ -17,70 +18,6 @@ from vsa_mm.models.utils import (
     swin_merge_to_unfold,
     unwrap_state_dict,
 )
-
-ARCH = dict(embed_dims=16, depths=[2, 1], num_heads=[2, 4])
-WINDOW = 3
-CLASSES = 5
-
-
-def official_swin_state_dict(vsa: bool, seed: int = 0) -> OrderedDict:
-    """Keys and shapes of the public code.
-
-    Swin + VSA: QFormer ``models/swin/swin_transformer_vsa.py`` (``pos``,
-    ``attn.transform.2``); plain Swin: Microsoft's ``swin_transformer.py``
-    (``attn_mask`` buffers in shifted blocks).
-    """
-    generator = torch.Generator().manual_seed(seed)
-
-    def rand(*shape):
-        return torch.randn(*shape, generator=generator)
-
-    state = OrderedDict()
-    dims = ARCH['embed_dims']
-    state['patch_embed.proj.weight'] = rand(dims, 3, 4, 4)
-    state['patch_embed.proj.bias'] = rand(dims)
-    state['patch_embed.norm.weight'] = rand(dims)
-    state['patch_embed.norm.bias'] = rand(dims)
-    kernel = WINDOW // 2 * 2 + 1
-    for stage, (depth, heads) in enumerate(
-            zip(ARCH['depths'], ARCH['num_heads'], strict=True)):
-        for block in range(depth):
-            prefix = f'layers.{stage}.blocks.{block}.'
-            state[prefix + 'norm1.weight'] = rand(dims)
-            state[prefix + 'norm1.bias'] = rand(dims)
-            if vsa:
-                state[prefix + 'pos.weight'] = rand(dims, 1, kernel, kernel)
-                state[prefix + 'pos.bias'] = rand(dims)
-                state[prefix + 'attn.transform.2.weight'] = rand(
-                    4 * heads, dims, 1, 1)
-                state[prefix + 'attn.transform.2.bias'] = rand(4 * heads)
-            elif block % 2:
-                state[prefix + 'attn_mask'] = torch.zeros(4, 9, 9)
-            state[prefix + 'attn.relative_position_bias_table'] = rand(
-                (2 * WINDOW - 1)**2, heads)
-            state[prefix + 'attn.relative_position_index'] = torch.zeros(
-                WINDOW**2, WINDOW**2, dtype=torch.long)
-            state[prefix + 'attn.qkv.weight'] = rand(3 * dims, dims)
-            state[prefix + 'attn.qkv.bias'] = rand(3 * dims)
-            state[prefix + 'attn.proj.weight'] = rand(dims, dims)
-            state[prefix + 'attn.proj.bias'] = rand(dims)
-            state[prefix + 'norm2.weight'] = rand(dims)
-            state[prefix + 'norm2.bias'] = rand(dims)
-            state[prefix + 'mlp.fc1.weight'] = rand(4 * dims, dims)
-            state[prefix + 'mlp.fc1.bias'] = rand(4 * dims)
-            state[prefix + 'mlp.fc2.weight'] = rand(dims, 4 * dims)
-            state[prefix + 'mlp.fc2.bias'] = rand(dims)
-        if stage < len(ARCH['depths']) - 1:
-            prefix = f'layers.{stage}.downsample.'
-            state[prefix + 'reduction.weight'] = rand(2 * dims, 4 * dims)
-            state[prefix + 'norm.weight'] = rand(4 * dims)
-            state[prefix + 'norm.bias'] = rand(4 * dims)
-            dims *= 2
-    state['norm.weight'] = rand(dims)
-    state['norm.bias'] = rand(dims)
-    state['head.weight'] = rand(CLASSES, dims)
-    state['head.bias'] = rand(CLASSES)
-    return state
 
 
 def backbone(**kwargs):
@@ -216,7 +153,7 @@ def test_command_line_converters(tmp_path, tool, vsa, wrapper):
     src, dst = tmp_path / 'official.pth', tmp_path / 'converted.pth'
     torch.save(official if wrapper is None else {wrapper: official}, src)
     subprocess.run([
-        sys.executable, f'tools/model_converters/{tool}.py',
+        sys.executable, str(TOOLS / 'model_converters' / f'{tool}.py'),
         str(src), str(dst)
     ],
                    check=True,
@@ -236,7 +173,8 @@ def test_vsa_converter_refuses_a_plain_swin_checkpoint(tmp_path):
     src = tmp_path / 'swin.pth'
     torch.save({'model': official_swin_state_dict(vsa=False)}, src)
     result = subprocess.run([
-        sys.executable, 'tools/model_converters/swin_vsa_to_vsa_mm.py',
+        sys.executable,
+        str(TOOLS / 'model_converters' / 'swin_vsa_to_vsa_mm.py'),
         str(src),
         str(tmp_path / 'out.pth')
     ],
