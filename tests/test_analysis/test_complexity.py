@@ -55,3 +55,12 @@ def test_sdpa_attention_is_counted():
     projections = 2 * tokens * channels * 4 * channels  # qkv + proj
     attention = 2 * heads * tokens * tokens * 2 * (channels // heads)
     assert flops == projections + attention
+
+
+def test_docs_tables_match_the_tools():
+    """docs/ shows what the complexity and parameter tools print now."""
+    result = subprocess.run(
+        [sys.executable, str(TOOLS / 'update_docs.py'), '--check'],
+        capture_output=True,
+        text=True)
+    assert result.returncode == 0, result.stderr
