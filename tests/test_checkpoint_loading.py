@@ -1,5 +1,6 @@
-"""MMEngine checkpoints load and resume on torch >= 2.6 once vsa_mm is
-imported (torch.load defaults to weights_only=True there)."""
+"""MMEngine checkpoints load and resume on torch >= 2.6 with
+weights_only=True once vsa_mm is imported, when written by a run with
+vsa_mm.ExactResumeHook (as every vsa_mm training config has)."""
 import os.path as osp
 import pickle
 
@@ -10,7 +11,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
-import vsa_mm  # noqa: F401  registers the checkpoint loaders
+import vsa_mm  # noqa: F401  allowlists MMEngine's checkpoint types
 
 
 class ToyRegressor(BaseModel):
@@ -34,8 +35,9 @@ def toy_dataset():
     return [dict(inputs=i, targets=t) for i, t in pairs]
 
 
-def make_runner(work_dir, name, max_epochs, **kwargs):
+def make_runner(work_dir, name, max_epochs, exact_resume=True, **kwargs):
     torch.manual_seed(0)
+    hooks = [dict(type='vsa_mm.ExactResumeHook')] if exact_resume else []
     return Runner(
         model=ToyRegressor(),
         work_dir=work_dir,
@@ -45,14 +47,14 @@ def make_runner(work_dir, name, max_epochs, **kwargs):
             sampler=dict(type='DefaultSampler', shuffle=True),
             batch_size=4,
             collate_fn=dict(type='default_collate')),
-        optim_wrapper=dict(
-            optimizer=dict(type='SGD', lr=0.05, momentum=0.9)),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.05, momentum=0.9)),
         train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
         default_hooks=dict(
             checkpoint=dict(type='CheckpointHook', interval=1),
             logger=dict(type='LoggerHook', interval=1)),
         randomness=dict(seed=0),
         default_scope='mmengine',
+        custom_hooks=hooks,
         **kwargs)
 
 
@@ -68,15 +70,23 @@ def two_epoch_run(tmp_path_factory):
     return work_dir
 
 
-def test_plain_torch_load_refuses_mmengine_checkpoints(two_epoch_run):
-    """The problem being fixed: torch's default refuses these files."""
-    with pytest.raises(pickle.UnpicklingError, match='Weights only load'):
-        torch.load(osp.join(two_epoch_run, 'epoch_2.pth'))
+def test_plain_torch_load_accepts_the_checkpoints(two_epoch_run):
+    checkpoint = torch.load(
+        osp.join(two_epoch_run, 'epoch_2.pth'), weights_only=True)
+    assert checkpoint['meta']['epoch'] == 2
+
+
+def test_stock_mmengine_checkpoints_stay_refused(tmp_path):
+    """Without the hook MMEngine pickles builtins.getattr, which is not
+    allowlisted: such a file is refused, not unpickled."""
+    make_runner(
+        str(tmp_path), 'stock', max_epochs=1, exact_resume=False).train()
+    with pytest.raises(pickle.UnpicklingError, match='ExactResumeHook'):
+        torch.load(osp.join(str(tmp_path), 'epoch_1.pth'))
 
 
 def test_resume_continues_to_the_same_weights(two_epoch_run, tmp_path):
-    resumed = make_runner(
-        two_epoch_run, 'resumed', max_epochs=3, resume=True)
+    resumed = make_runner(two_epoch_run, 'resumed', max_epochs=3, resume=True)
     resumed.train()
     assert resumed.epoch == 3
     assert resumed.iter == 12  # 3 epochs x 4 iterations: resumed at 8
@@ -93,7 +103,7 @@ def test_load_from_restores_weights_only(two_epoch_run, tmp_path):
     runner = make_runner(
         str(tmp_path), 'load_from', max_epochs=1, load_from=checkpoint)
     runner.load_or_resume()
-    saved = torch.load(checkpoint, weights_only=False)['state_dict']
+    saved = torch.load(checkpoint, weights_only=True)['state_dict']
     for key, value in runner.model.state_dict().items():
         torch.testing.assert_close(value, saved[key])
     assert runner.epoch == 0  # weights only, no training state
@@ -104,5 +114,5 @@ def test_pretrained_init_cfg_loads(two_epoch_run):
     model = ToyRegressor(
         init_cfg=dict(type='Pretrained', checkpoint=checkpoint))
     model.init_weights()
-    saved = torch.load(checkpoint, weights_only=False)['state_dict']
+    saved = torch.load(checkpoint, weights_only=True)['state_dict']
     torch.testing.assert_close(model.linear.weight, saved['linear.weight'])

@@ -39,12 +39,15 @@ def _last_checkpoint(work_dir: str) -> str:
 
 def _train_until_killed(config: str, work_dir: str, cwd: str) -> None:
     """Start training; SIGKILL it once epoch 2's checkpoint is recorded."""
-    proc = subprocess.Popen(
-        [osp.join(BIN, 'mim'), 'train', 'mmdet', config, '--gpus', '0',
-         '--work-dir', work_dir],
-        cwd=cwd, start_new_session=True, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, env=dict(os.environ,
-                                            PYTHONWARNINGS='ignore'))
+    proc = subprocess.Popen([
+        osp.join(BIN, 'mim'), 'train', 'mmdet', config, '--gpus', '0',
+        '--work-dir', work_dir
+    ],
+                            cwd=cwd,
+                            start_new_session=True,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL,
+                            env=dict(os.environ, PYTHONWARNINGS='ignore'))
     deadline = time.monotonic() + 600
     try:
         while not _last_checkpoint(work_dir).endswith('epoch_2.pth'):
@@ -57,15 +60,14 @@ def _train_until_killed(config: str, work_dir: str, cwd: str) -> None:
 
 
 def _weights(path: str) -> dict:
-    return torch.load(path, weights_only=False)['state_dict']
+    return torch.load(path, weights_only=True)['state_dict']
 
 
-def test_sigkill_then_resume_matches_uninterrupted_run(
-        demo_workspace, tmp_path):
+def test_sigkill_then_resume_matches_uninterrupted_run(demo_workspace,
+                                                       tmp_path):
     config = _config(str(tmp_path))
     reference = str(tmp_path / 'uninterrupted')
-    mim('train', 'mmdet', config, '--work-dir', reference,
-        cwd=demo_workspace)
+    mim('train', 'mmdet', config, '--work-dir', reference, cwd=demo_workspace)
 
     work_dir = str(tmp_path / 'killed')
     _train_until_killed(config, work_dir, demo_workspace)
@@ -82,8 +84,14 @@ def test_sigkill_then_resume_matches_uninterrupted_run(
     with open(osp.join(work_dir, 'last_checkpoint'), 'w') as f:
         f.write(osp.join(work_dir, 'epoch_3.pth'))
 
-    output = mim('train', 'mmdet', config, '--work-dir', work_dir,
-                 '--resume', cwd=demo_workspace)
+    output = mim(
+        'train',
+        'mmdet',
+        config,
+        '--work-dir',
+        work_dir,
+        '--resume',
+        cwd=demo_workspace)
     assert 'resumed epoch: 2, iter: 6' in output
 
     expected = _weights(osp.join(reference, 'epoch_4.pth'))

@@ -2,20 +2,47 @@
 
 Importing the package (for example through a config's
 ``custom_imports = dict(imports=['vsa_mm'], allow_failed_imports=False)``)
-registers its models, hooks and metrics in the ``vsa_mm`` registry scope, makes
-MMEngine checkpoints loadable on torch >= 2.6 and makes MMEngine's local
-file writes (checkpoints included) atomic.
+registers its models, hooks and metrics in the ``vsa_mm`` registry scope.
+
+It also changes three things in MMEngine and torch for the whole process.
+Each is logged once at INFO (MMLogger ``vsa_mm``) when applied, and each is
+turned off by setting its environment variable to ``0`` before the import:
+
+1. ``VSA_MM_SAFE_GLOBALS``: ``torch.serialization.add_safe_globals`` with
+   the types MMEngine checkpoints hold besides tensors (``HistoryBuffer``,
+   built through its constructor only, NumPy arrays, numeric dtypes and
+   scalars; :func:`vsa_mm.engine.mmengine_safe_globals`). ``torch.load``
+   keeps ``weights_only=True``: ``load_from``, ``resume`` and
+   ``init_cfg=dict(type='Pretrained')`` load the checkpoints of runs with
+   ``vsa_mm.ExactResumeHook`` (every vsa_mm training config has it;
+   it stores history buffers without the ``builtins.getattr`` that
+   MMEngine's own pickling needs), and a file that pickles anything else,
+   code included, is refused.
+2. ``VSA_MM_WEIGHTS_ONLY_HTTP`` (MMEngine <= 0.10.7 only): MMEngine's
+   ``http(s)://`` loader, also behind ``openmmlab://``, ``torchvision://``
+   and ``mmcls://``, is replaced by one that passes ``weights_only=True``
+   (MMEngine 0.10.7 downloads through ``torch.hub`` with
+   ``weights_only=False``).
+3. ``VSA_MM_ATOMIC_WRITES``: MMEngine's ``local`` file backend is replaced
+   by :class:`vsa_mm.engine.AtomicLocalBackend`, which writes checkpoints,
+   ``last_checkpoint`` and dumped files atomically (temporary file, fsync,
+   rename).
+
+:func:`vsa_mm.engine.applied_side_effects` lists those applied.
 """
-from .engine import register_atomic_local_backend, register_checkpoint_loaders
+from .engine import (register_atomic_local_backend,
+                     register_mmengine_safe_globals,
+                     register_weights_only_http_loader)
 from .version import __version__
 
-register_checkpoint_loaders()
+register_mmengine_safe_globals()
+register_weights_only_http_loader()
 register_atomic_local_backend()
 
 from . import evaluation  # noqa: E402,F401  registers the metrics
 from . import models  # noqa: E402,F401  registers the models
 
 __all__ = [
-    '__version__', 'register_checkpoint_loaders',
-    'register_atomic_local_backend'
+    '__version__', 'register_mmengine_safe_globals',
+    'register_weights_only_http_loader', 'register_atomic_local_backend'
 ]

@@ -16,16 +16,29 @@ from mmengine.runner import EpochBasedTrainLoop
 
 from ..registry import HOOKS
 from .atomic_io import atomic_write_bytes
+from .checkpoint_types import portable_message_hub
 
 DATA_BATCH = Optional[Any]
 _REGULAR_CHECKPOINT = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
 
 
 def get_rng_state() -> Dict[str, Any]:
-    """The states of Python's, NumPy's and torch's global generators."""
+    """The states of Python's, NumPy's and torch's global generators.
+
+    Only plain types (ints, floats, strings, lists, tuples) and tensors, so
+    that a checkpoint holding them loads with ``weights_only=True``.
+    """
+    version, internal, gauss = random.getstate()
+    name, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
     state = dict(
-        python=random.getstate(),
-        numpy=np.random.get_state(),
+        python=[version, list(internal), gauss],
+        numpy=[
+            str(name),
+            keys.tolist(),
+            int(pos),
+            int(has_gauss),
+            float(cached)
+        ],
         torch=torch.get_rng_state())
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state['cuda'] = torch.cuda.get_rng_state()
@@ -34,8 +47,11 @@ def get_rng_state() -> Dict[str, Any]:
 
 def set_rng_state(state: Dict[str, Any]) -> None:
     """Restore states returned by :func:`get_rng_state`."""
-    random.setstate(state['python'])
-    np.random.set_state(state['numpy'])
+    version, internal, gauss = state['python']
+    random.setstate((version, tuple(internal), gauss))
+    name, keys, pos, has_gauss, cached = state['numpy']
+    np.random.set_state(
+        (name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(state['torch'])
     if 'cuda' in state and torch.cuda.is_available():
         torch.cuda.set_rng_state(state['cuda'])
@@ -71,8 +87,11 @@ class ExactResumeHook(Hook):
     than the run it continues. This hook:
 
     - stores the Python, NumPy and torch (and CUDA) generator states of every
-      rank in each checkpoint's ``meta['rng_states']`` and restores this
-      rank's state when training resumes;
+      rank in each checkpoint's ``meta['rng_states']`` (as lists, ints and
+      tensors) and restores this rank's state when training resumes;
+    - writes the message hub's history buffers as plain arrays, so that
+      every checkpoint of the run loads with ``weights_only=True``
+      (:mod:`vsa_mm.engine.checkpoint_types`);
     - restores the generators after each validation during training, so
       that validating does not change training;
     - before an automatic resume (``resume=True`` without ``load_from``),
@@ -125,9 +144,7 @@ class ExactResumeHook(Hook):
     def _capture(self) -> None:
         state = get_rng_state()
         _, world_size = get_dist_info()
-        self._states = all_gather_object(state) if world_size > 1 else [
-            state
-        ]
+        self._states = all_gather_object(state) if world_size > 1 else [state]
 
     @staticmethod
     def _saves_after_this_iter(runner) -> bool:
@@ -135,12 +152,10 @@ class ExactResumeHook(Hook):
         hooks = [h for h in runner.hooks if isinstance(h, CheckpointHook)]
         if not hooks:
             return True
-        return any(
-            not hook.by_epoch and (
-                hook.every_n_train_iters(runner, hook.interval,
-                                         hook.save_begin) or
-                (hook.save_last and hook.is_last_train_iter(runner)))
-            for hook in hooks)
+        return any(not hook.by_epoch and (
+            hook.every_n_train_iters(runner, hook.interval, hook.save_begin) or
+            (hook.save_last and hook.is_last_train_iter(runner)))
+                   for hook in hooks)
 
     def after_train_iter(self,
                          runner,
@@ -157,11 +172,17 @@ class ExactResumeHook(Hook):
         self._capture()
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Store every rank's generator states in the checkpoint."""
+        """Store every rank's generator states in the checkpoint.
+
+        Also makes the message hub's history buffers pickle as plain arrays
+        (:func:`~vsa_mm.engine.checkpoint_types.portable_message_hub`), so
+        that the file loads with ``torch.load(weights_only=True)``.
+        """
         states = self._states if self._states is not None else [
             get_rng_state()
         ]
         checkpoint.setdefault('meta', {})['rng_states'] = states
+        portable_message_hub(checkpoint)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         """Keep the states of a checkpoint that is being resumed from."""

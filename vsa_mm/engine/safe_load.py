@@ -1,0 +1,466 @@
+"""Loading checkpoints with torch's ``weights_only`` unpickler, everywhere.
+
+Since torch 2.6, ``torch.load`` defaults to ``weights_only=True``: the
+unpickler builds tensors, plain containers, numbers and strings, and only
+those other types that are on an allowlist
+(``torch.serialization.add_safe_globals``). Anything else is refused, so
+loading a checkpoint cannot run code hidden in it.
+
+MMEngine 0.10.7 calls ``torch.load`` without ``weights_only``, so its local
+and ``pavi``/``s3`` loaders get that protection. Two things remain, and
+importing :mod:`vsa_mm` handles them:
+
+- MMEngine's checkpoints hold a few types beyond tensors: the message
+  hub's :class:`~mmengine.logging.HistoryBuffer` objects and the NumPy
+  arrays and scalars inside them. :func:`register_mmengine_safe_globals`
+  allowlists exactly these (:func:`mmengine_safe_globals`), so that
+  ``load_from``, ``resume`` and ``init_cfg=dict(type='Pretrained')`` load
+  them. No general-purpose callable is on the list: MMEngine pickles a
+  buffer's statistics methods through ``builtins.getattr``, so
+  :class:`vsa_mm.ExactResumeHook` writes buffers as plain arrays instead
+  (:mod:`vsa_mm.engine.checkpoint_types`). Off switch:
+  ``VSA_MM_SAFE_GLOBALS=0``.
+- MMEngine <= 0.10.7 downloads ``http(s)://``, ``openmmlab://``,
+  ``torchvision://`` and ``mmcls://`` checkpoints with
+  ``torch.hub.load_state_dict_from_url``, whose default is
+  ``weights_only=False``. :func:`register_weights_only_http_loader`
+  replaces that loader with one that passes ``weights_only=True``; newer
+  MMEngine releases are left alone. Off switch:
+  ``VSA_MM_WEIGHTS_ONLY_HTTP=0``.
+
+Official (non-MMEngine) checkpoints hold a little more: timm's trainer
+pickles its ``argparse.Namespace`` and the Swin/QFormer trainer its yacs
+``CfgNode`` config. :func:`load_checkpoint_file` with
+:data:`OFFICIAL_CHECKPOINT_GLOBALS` accepts those for the duration of one
+load, reading a ``CfgNode`` as a plain ``OrderedDict`` (yacs is never
+imported or called).
+"""
+import argparse
+import contextlib
+import os
+import os.path as osp
+import pickle
+import re
+import zipfile
+from collections import OrderedDict
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Union
+
+import mmengine
+import numpy as np
+import torch
+from mmengine.dist import barrier, get_dist_info
+from mmengine.logging import MMLogger
+from mmengine.runner import checkpoint as mmengine_checkpoint
+from mmengine.runner.checkpoint import CheckpointLoader
+from mmengine.utils import digit_version
+
+from .checkpoint_types import HISTORY_BUFFER_NAME, HistoryBufferLoader
+from .side_effects import announce, enabled
+
+MapLocation = Union[str, torch.device, Callable, dict, None]
+SafeGlobal = Union[Callable, tuple]
+
+#: Environment variable that keeps the MMEngine types off the allowlist.
+SAFE_GLOBALS_SWITCH = 'VSA_MM_SAFE_GLOBALS'
+#: Environment variable that keeps MMEngine's http(s) loader as it is.
+HTTP_LOADER_SWITCH = 'VSA_MM_WEIGHTS_ONLY_HTTP'
+#: The newest MMEngine release whose http(s) loader unpickles everything.
+LAST_UNSAFE_HTTP_MMENGINE = '0.10.7'
+#: Command-line flag of the tools that may load a file without the check.
+UNSAFE_FLAG = '--unsafe-load'
+
+_NUMERIC_DTYPES = (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
+                   np.uint16, np.uint32, np.uint64, np.float16, np.float32,
+                   np.float64, np.complex64, np.complex128)
+
+
+def _numpy_multiarray():
+    """NumPy's ``multiarray`` module (``numpy._core`` from NumPy 2)."""
+    try:
+        from numpy._core import multiarray
+    except ImportError:  # NumPy 1.x
+        from numpy.core import multiarray
+    return multiarray
+
+
+def mmengine_safe_globals() -> List[SafeGlobal]:
+    """The types that MMEngine checkpoints hold besides tensors.
+
+    - ``mmengine.logging.history_buffer.HistoryBuffer``, mapped to
+      :class:`~vsa_mm.engine.checkpoint_types.HistoryBufferLoader`: the
+      message hub's logged scalars, built only through the constructor from
+      two arrays and an int (the form :class:`vsa_mm.ExactResumeHook`
+      writes). MMEngine's own form, which needs ``builtins.getattr`` and
+      sets class-wide state, is refused.
+    - ``numpy.ndarray``, ``numpy.dtype`` and NumPy's ``_reconstruct``: the
+      arrays inside the history buffers. ``_reconstruct`` only makes an
+      empty array of an allowlisted array class.
+    - NumPy's ``scalar``: NumPy numbers, e.g. the runner's ``eta`` in the
+      message hub, metric values in ``meta``.
+    - the dtype classes of the numeric and boolean dtypes (NumPy >= 1.25
+      restores a dtype's state through its class). Object, string and
+      structured dtypes are not on the list.
+
+    Under NumPy 2 the NumPy 1 names (``numpy.core.multiarray.*``) of the
+    same two functions are accepted too, for checkpoints written with it.
+
+    Returns:
+        list: Entries for ``torch.serialization.add_safe_globals``.
+    """
+    multiarray = _numpy_multiarray()
+    entries: List[SafeGlobal] = [(HistoryBufferLoader, HISTORY_BUFFER_NAME),
+                                 np.ndarray, np.dtype, multiarray._reconstruct,
+                                 multiarray.scalar]
+    if multiarray.__name__ != 'numpy.core.multiarray':
+        entries += [(multiarray._reconstruct,
+                     'numpy.core.multiarray._reconstruct'),
+                    (multiarray.scalar, 'numpy.core.multiarray.scalar')]
+    entries += [type(np.dtype(scalar)) for scalar in _NUMERIC_DTYPES]
+    return list(dict.fromkeys(entries))
+
+
+#: Extra entries for official checkpoints, allowlisted only while one loads:
+#:
+#: - ``argparse.Namespace``: timm's trainer (ViTAE-VSA) stores its ``args``,
+#:   a namespace of plain values; it is rebuilt from its attributes.
+#: - ``yacs.config.CfgNode``: the Swin/QFormer trainer stores its ``config``.
+#:   A ``CfgNode`` is a ``dict`` subclass, and torch's unpickler fills only
+#:   exact dicts, so the name is mapped to ``OrderedDict`` itself (already
+#:   allowed by torch): the config is read as plain nested ``OrderedDict``
+#:   data, and yacs is never imported or called.
+OFFICIAL_CHECKPOINT_GLOBALS = (argparse.Namespace, (OrderedDict,
+                                                    'yacs.config.CfgNode'))
+
+
+def register_mmengine_safe_globals() -> bool:
+    """Allowlist :func:`mmengine_safe_globals` for ``torch.load``.
+
+    Idempotent; logged once. Does nothing when ``VSA_MM_SAFE_GLOBALS=0``.
+
+    Returns:
+        bool: Whether the types are on the allowlist.
+    """
+    if not enabled(SAFE_GLOBALS_SWITCH):
+        return False
+    torch.serialization.add_safe_globals(mmengine_safe_globals())
+    announce(
+        'safe_globals', 'torch.load(weights_only=True) accepts the types '
+        'of MMEngine checkpoints (HistoryBuffer, NumPy arrays, dtypes and '
+        f'scalars); {SAFE_GLOBALS_SWITCH}=0 turns this off')
+    return True
+
+
+@contextlib.contextmanager
+def extra_safe_globals(entries: Sequence[SafeGlobal]) -> Iterator[None]:
+    """Allowlist ``entries`` for the ``with`` block only.
+
+    Entries that were already allowlisted stay allowlisted afterwards
+    (unlike ``torch.serialization.safe_globals``, which removes them).
+
+    Args:
+        entries (Sequence): As for ``torch.serialization.add_safe_globals``.
+    """
+    present = set(torch.serialization.get_safe_globals())
+    added = [entry for entry in entries if entry not in present]
+    torch.serialization.add_safe_globals(added)
+    try:
+        yield
+    finally:
+        remaining = [
+            entry for entry in torch.serialization.get_safe_globals()
+            if entry not in added
+        ]
+        torch.serialization.clear_safe_globals()
+        torch.serialization.add_safe_globals(remaining)
+
+
+def http_loader_needs_weights_only(version: Optional[str] = None) -> bool:
+    """Whether MMEngine ``version`` downloads with ``weights_only=False``.
+
+    MMEngine up to :data:`LAST_UNSAFE_HTTP_MMENGINE` loads URLs with
+    ``torch.hub.load_state_dict_from_url`` and its default
+    ``weights_only=False``.
+
+    Args:
+        version (str, optional): Defaults to the installed MMEngine's.
+
+    Returns:
+        bool: True for those releases.
+
+    Examples:
+        >>> http_loader_needs_weights_only('0.10.7')
+        True
+        >>> http_loader_needs_weights_only('0.11.0')
+        False
+    """
+    version = version or mmengine.__version__
+    return digit_version(version) <= digit_version(LAST_UNSAFE_HTTP_MMENGINE)
+
+
+def load_http_checkpoint(filename: str,
+                         map_location: MapLocation = None,
+                         model_dir: Optional[str] = None,
+                         progress: Optional[bool] = None) -> Any:
+    """MMEngine's http(s) loader with ``weights_only=True``.
+
+    Local rank 0 downloads first; the other ranks then read the cached file.
+
+    Args:
+        filename (str): URL.
+        map_location: As for :func:`torch.load`.
+        model_dir (str, optional): Download directory; torch hub's
+            checkpoint directory when None.
+        progress (bool, optional): Show a download progress bar; by
+            default when stdin is a terminal, as MMEngine's loader does.
+
+    Returns:
+        The loaded checkpoint.
+    """
+    if progress is None:
+        progress = os.isatty(0)
+    rank, world_size = get_dist_info()
+
+    def load() -> Any:
+        return torch.hub.load_state_dict_from_url(
+            filename,
+            model_dir=model_dir,
+            map_location=map_location,
+            progress=progress,
+            weights_only=True)
+
+    if rank == 0:
+        checkpoint = load()
+    if world_size > 1:
+        barrier()
+        if rank > 0:
+            checkpoint = load()
+    return checkpoint
+
+
+def register_weights_only_http_loader() -> bool:
+    """Load URLs with ``weights_only=True`` on MMEngine <= 0.10.7.
+
+    Registers :func:`load_http_checkpoint` for ``http://``/``https://`` and
+    sets it as ``mmengine.runner.checkpoint.load_from_http``, through which
+    the ``openmmlab://``, ``torchvision://`` and ``mmcls://`` loaders
+    download. Idempotent; logged once. Does nothing on newer MMEngine or
+    when ``VSA_MM_WEIGHTS_ONLY_HTTP=0``.
+
+    Returns:
+        bool: Whether the loader is installed.
+    """
+    if not (enabled(HTTP_LOADER_SWITCH) and http_loader_needs_weights_only()):
+        return False
+    CheckpointLoader.register_scheme(
+        prefixes=('http://', 'https://'),
+        loader=load_http_checkpoint,
+        force=True)
+    mmengine_checkpoint.load_from_http = load_http_checkpoint
+    announce(
+        'http_loader', 'MMEngine (<= '
+        f'{LAST_UNSAFE_HTTP_MMENGINE}) loads http(s), openmmlab:// and '
+        'torchvision:// checkpoints with weights_only=True '
+        f'(vsa_mm.engine.load_http_checkpoint); {HTTP_LOADER_SWITCH}=0 '
+        'turns this off')
+    return True
+
+
+class UnsafeCheckpointError(ValueError):
+    """A checkpoint that the ``weights_only`` unpickler refused."""
+
+
+_ANSI = re.compile(r'\x1b\[[0-9;]*m')
+_REASON_PATTERNS = (
+    re.compile(r'WeightsUnpickler error: (.+)'),
+    re.compile(r'(Trying to load unsupported GLOBAL .+)'),
+    re.compile(r'(Unsupported global: GLOBAL \S+)'),
+    re.compile(r'(Trying to call reduce for unrecognized function .+)'),
+    re.compile(r'(Can only \S+ .+)'),
+)
+
+
+def refusal_reason(error: BaseException) -> str:
+    """The line of a ``weights_only`` error that says what was refused.
+
+    Args:
+        error (BaseException): Raised by ``torch.load``.
+
+    Returns:
+        str: E.g. ``'Unsupported global: GLOBAL exec was not an allowed
+        global by default'``; the first line of the message if no known
+        line is found.
+    """
+    text = _ANSI.sub('', str(error))
+    for pattern in _REASON_PATTERNS:
+        match = pattern.search(text)
+        if match:
+            reason = match.group(1).strip()
+            return reason.split('. Please use')[0].rstrip('.')
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0].rstrip('.') if lines else type(error).__name__
+
+
+def refused_globals(filename: str) -> List[str]:
+    """GLOBALs of a ``torch.save`` file that are not allowlisted.
+
+    Args:
+        filename (str): A local ``torch.save`` (zip) file.
+
+    Returns:
+        list[str]: Sorted names such as ``'builtins.exec'``; empty when the
+        file cannot be read that way or every GLOBAL is allowed (a refusal
+        can also come from how an allowed type is used).
+    """
+    try:
+        return sorted(
+            torch.serialization.get_unsafe_globals_in_checkpoint(filename))
+    except Exception:  # not a zip checkpoint: nothing to list
+        return []
+
+
+def describe_refusal(error: BaseException,
+                     filename: Union[str, Sequence[str], None] = None,
+                     hint: str = '',
+                     certain: bool = False) -> str:
+    """A one-line explanation of a ``weights_only`` refusal.
+
+    Args:
+        error (BaseException): The ``pickle.UnpicklingError``.
+        filename (str | Sequence[str], optional): The file that was probably
+            refused, or candidates: the first local file with unallowed
+            GLOBALs is named, with them.
+        hint (str): Appended, e.g. how to opt in for a trusted file.
+        certain (bool): ``filename`` (a str) is known to be the refused
+            file; it is named even without unallowed GLOBALs.
+
+    Returns:
+        str: What was refused and why.
+    """
+    candidates = [filename] if isinstance(filename, str) else list(filename
+                                                                   or [])
+    named, names = None, []
+    for candidate in candidates:
+        if isinstance(candidate, str) and osp.isfile(candidate):
+            names = refused_globals(candidate)
+            if names:
+                named = candidate
+                break
+    if named is None and certain and isinstance(filename, str):
+        named = filename
+    what = f'refused to load {named}' if named else \
+        'refused to load a checkpoint'
+    if names:
+        detail = (f'it pickles {", ".join(names)}, which '
+                  f'{"is" if len(names) == 1 else "are"} not on the '
+                  "allowlist of torch.load(weights_only=True)")
+        if 'builtins.getattr' in names:
+            detail += (" (MMEngine pickles HistoryBuffer's statistics "
+                       'methods that way; runs with vsa_mm.ExactResumeHook '
+                       'save checkpoints without it)')
+    else:
+        detail = ('torch.load(weights_only=True) refused it: '
+                  f'{refusal_reason(error)}')
+    text = (f'{what}: {detail}; loading such a file could run code hidden '
+            'in it')
+    return f'{text}. {hint}' if hint else f'{text}.'
+
+
+def check_checkpoint_file(filename: str) -> None:
+    """Fail clearly unless ``filename`` looks like a whole ``torch.save``.
+
+    Args:
+        filename (str): Local path.
+
+    Raises:
+        FileNotFoundError: If it does not exist.
+        ValueError: If it is a directory, empty, truncated (a zip archive
+            without its central directory), or not a ``torch.save`` file.
+    """
+    if not osp.exists(filename):
+        raise FileNotFoundError(f'checkpoint {filename!r} does not exist')
+    if not osp.isfile(filename):
+        raise ValueError(f'checkpoint {filename!r} is not a file')
+    with open(filename, 'rb') as file:
+        head = file.read(4)
+    if zipfile.is_zipfile(filename):
+        with zipfile.ZipFile(filename) as archive:
+            names = archive.namelist()
+        if not any(name == 'data.pkl' or name.endswith('/data.pkl')
+                   for name in names):
+            raise ValueError(f'{filename!r} is a zip archive without '
+                             'data.pkl, not a torch.save checkpoint')
+        return
+    if not head:
+        raise ValueError(f'checkpoint {filename!r} is empty')
+    if head.startswith(b'PK\x03\x04'):
+        raise ValueError(
+            f'checkpoint {filename!r} is truncated: its zip archive has no '
+            'central directory (an interrupted write or download)')
+    if head[:1] != b'\x80':  # neither zip nor a (legacy format) pickle
+        raise ValueError(f'{filename!r} is not a checkpoint written by '
+                         f'torch.save (it starts with {head!r})')
+
+
+def _is_url(filename: str) -> bool:
+    return '://' in filename
+
+
+def load_checkpoint_file(filename: str,
+                         map_location: MapLocation = 'cpu',
+                         extra_globals: Sequence[SafeGlobal] = (),
+                         unsafe: bool = False,
+                         hint: str = '') -> Any:
+    """Load a checkpoint (path or URL) for vsa_mm's tools and converters.
+
+    Through MMEngine's :class:`CheckpointLoader` with ``weights_only=True``
+    and the allowlist plus ``extra_globals`` (for this load only).
+
+    Args:
+        filename (str): Local path or any MMEngine checkpoint URL.
+        map_location: As for :func:`torch.load`. Defaults to ``'cpu'``.
+        extra_globals (Sequence): Types to accept during this load, e.g.
+            :data:`OFFICIAL_CHECKPOINT_GLOBALS`.
+        unsafe (bool): Unpickle everything (``weights_only=False``): only
+            for files you trust. Logged as a warning.
+        hint (str): Added to a refusal's message.
+
+    Returns:
+        The loaded checkpoint.
+
+    Raises:
+        FileNotFoundError: If a local file does not exist.
+        ValueError: If a local file is not a whole checkpoint, or cannot be
+            read as one.
+        UnsafeCheckpointError: If the unpickler refuses the file; the
+            message names the refused types.
+    """
+    if not isinstance(filename, str):
+        raise TypeError(
+            f'checkpoint must be a str, got {type(filename).__name__}')
+    local = not _is_url(filename)
+    if local:
+        filename = osp.expanduser(filename)
+        check_checkpoint_file(filename)
+    if unsafe:
+        MMLogger.get_instance('vsa_mm').warning(
+            f'loading {filename} with weights_only=False ({UNSAFE_FLAG}): '
+            'any code pickled in it runs')
+        if local:
+            return torch.load(
+                filename, map_location=map_location, weights_only=False)
+        return torch.hub.load_state_dict_from_url(
+            filename, map_location=map_location, weights_only=False)
+    with extra_safe_globals(extra_globals):
+        try:
+            return CheckpointLoader.load_checkpoint(
+                filename, map_location=map_location, logger='current')
+        except pickle.UnpicklingError as error:
+            if 'Weights only load failed' not in str(error):
+                raise ValueError(f'{filename!r} could not be read as a '
+                                 f'checkpoint: {error}') from None
+            raise UnsafeCheckpointError(
+                describe_refusal(error, filename, hint,
+                                 certain=True)) from None
+        except (RuntimeError, EOFError) as error:
+            raise ValueError(f'{filename!r} could not be read as a '
+                             f'checkpoint: {error}') from None
