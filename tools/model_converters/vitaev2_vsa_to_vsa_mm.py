@@ -8,18 +8,31 @@ Usage::
 
     .venv/bin/python tools/model_converters/vitaev2_vsa_to_vsa_mm.py SRC DST
 
-SRC may be a bare state dict or wrapped under ``model``, ``state_dict`` or
-``state_dict_ema``. DST is an mmpretrain classifier checkpoint: use it as
-``load_from`` with ``configs/mmpretrain/vitaev2_vsa/``, or as
-``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.')`` for
-a detection or segmentation backbone.
+Options: ``--no-ema`` (take the raw weights, not ``state_dict_ema``),
+``--force``, ``--unsafe-load``.
+
+SRC is loaded with ``torch.load(weights_only=True)``; a file that pickles
+more than weights and the official trainers' settings is refused, naming what
+it holds (``--unsafe-load`` loads it anyway: only for files you trust). DST
+must be in an existing directory and is written atomically; an existing DST
+is replaced only with ``--force``. SRC may be a bare state dict or wrapped
+under ``model``, ``state_dict`` or ``state_dict_ema``. DST is an mmpretrain
+classifier checkpoint: use it as ``load_from`` with
+``configs/mmpretrain/vitaev2_vsa/``, or as ``init_cfg=dict(type='Pretrained',
+checkpoint=DST, prefix='backbone.')`` for a detection or segmentation
+backbone.
 """
-from vsa_mm.models.utils.convert_files import (converter_cli,
-                                               convert_vitaev2_vsa_file)
+from vsa_mm.models.utils.convert_files import (convert_vitaev2_vsa_file,
+                                               converter_cli)
 
 
-def convert(src: str, dst: str, prefer_ema: bool) -> str:
-    arch = convert_vitaev2_vsa_file(src, dst, prefer_ema=prefer_ema)
+def convert(src: str,
+            dst: str,
+            prefer_ema: bool = True,
+            force: bool = False,
+            unsafe: bool = False) -> str:
+    arch = convert_vitaev2_vsa_file(
+        src, dst, prefer_ema=prefer_ema, force=force, unsafe=unsafe)
     return f'wrote {dst} (ViTAEv2 arch={arch!r})'
 
 

@@ -1,42 +1,103 @@
-"""Converting official checkpoint files (used by tools/model_converters)."""
+"""Converting official checkpoint files (used by tools/model_converters).
+
+Official checkpoints are loaded with ``torch.load(weights_only=True)``: the
+allowlist of :mod:`vsa_mm.engine.safe_load` plus, for the duration of the
+load, the two types official trainers pickle
+(:data:`~vsa_mm.engine.safe_load.OFFICIAL_CHECKPOINT_GLOBALS`). A file that
+needs anything else is refused with a message naming the types; the
+converters' ``--unsafe-load`` flag loads it anyway, for files you trust.
+"""
 import argparse
-import os
 import os.path as osp
-import tempfile
 from typing import Callable, List
 
 import torch
 from mmengine.logging import MMLogger
-from mmengine.runner.checkpoint import CheckpointLoader
 
-from .ckpt_convert import (as_classifier_state_dict, convert_swin,
+from vsa_mm.engine.atomic_io import atomic_writer
+from vsa_mm.engine.cli import ToolArgumentParser, run_tool
+from vsa_mm.engine.safe_load import (OFFICIAL_CHECKPOINT_GLOBALS, UNSAFE_FLAG,
+                                     load_checkpoint_file)
+from .ckpt_convert import (StateDict, as_classifier_state_dict, convert_swin,
                            convert_vitaev2_vsa, infer_swin_arch,
                            unwrap_state_dict)
 
+#: Appended to a refusal of an official checkpoint.
+UNSAFE_HINT = (f'If you trust this file, convert it with {UNSAFE_FLAG} '
+               '(unpickles everything: only for files you trust)')
 
-def save_checkpoint_atomically(checkpoint: dict, path: str) -> None:
-    """``torch.save`` to a temporary file, then rename it over ``path``.
 
-    An interrupted write never leaves a truncated file at ``path``.
+def load_official_file(src: str, unsafe: bool = False) -> dict:
+    """Load an official checkpoint with the official trainers' types.
+
+    Args:
+        src (str): Path or URL.
+        unsafe (bool): Unpickle everything (``--unsafe-load``).
+
+    Returns:
+        dict: The checkpoint.
+
+    Raises:
+        FileNotFoundError: If a local ``src`` does not exist.
+        ValueError: If ``src`` is not a whole checkpoint, or is refused
+            (:class:`~vsa_mm.engine.safe_load.UnsafeCheckpointError`).
     """
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, tmp_path = tempfile.mkstemp(
-        dir=directory, prefix='.' + osp.basename(path), suffix='.tmp')
+    return load_checkpoint_file(
+        src,
+        map_location='cpu',
+        extra_globals=OFFICIAL_CHECKPOINT_GLOBALS,
+        unsafe=unsafe,
+        hint=UNSAFE_HINT)
+
+
+def check_destination(src: str, dst: str, force: bool = False) -> None:
+    """Refuse a destination that would lose or mix up data.
+
+    Args:
+        src (str): The source checkpoint (path or URL).
+        dst (str): The output path.
+        force (bool): Allow replacing an existing ``dst``.
+
+    Raises:
+        TypeError: If ``dst`` is not a str.
+        ValueError: If ``dst`` is ``src``, a directory, or (without
+            ``force``) an existing file.
+        FileNotFoundError: If the directory of ``dst`` does not exist.
+    """
+    if not isinstance(dst, str) or not dst:
+        raise TypeError(f'destination must be a non-empty str, got {dst!r}')
+    directory = osp.dirname(osp.abspath(dst))
+    if not osp.isdir(directory):
+        raise FileNotFoundError(
+            f'the directory of destination {dst!r} does not exist: '
+            f'{directory!r}')
+    if osp.isdir(dst):
+        raise ValueError(f'destination {dst!r} is a directory')
+    same = '://' not in src and (osp.abspath(src) == osp.abspath(dst) or
+                                 (osp.exists(src) and osp.exists(dst)
+                                  and osp.samefile(src, dst)))
+    if same:
+        raise ValueError(f'destination {dst!r} is the source checkpoint; '
+                         'write the conversion to another file')
+    if osp.exists(dst) and not force:
+        raise FileExistsError(f'destination {dst!r} exists; pass --force to '
+                              'replace it')
+
+
+def _official_weights(src: str, prefer_ema: bool, unsafe: bool) -> StateDict:
+    checkpoint = load_official_file(src, unsafe=unsafe)
     try:
-        with os.fdopen(handle, 'wb') as file:
-            torch.save(checkpoint, file)
-        os.replace(tmp_path, path)
-    except BaseException:
-        if osp.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
+        return unwrap_state_dict(checkpoint, prefer_ema)
+    except TypeError as error:
+        raise ValueError(f'{src} is not a model checkpoint: {error}') from None
 
 
 def convert_swin_file(src: str,
                       dst: str,
                       require_vsa: bool,
-                      prefer_ema: bool = False) -> List[str]:
+                      prefer_ema: bool = True,
+                      force: bool = False,
+                      unsafe: bool = False) -> List[str]:
     """Convert an official Swin / Swin + VSA checkpoint file.
 
     The result is an mmpretrain ``ImageClassifier`` state dict
@@ -46,23 +107,39 @@ def convert_swin_file(src: str,
 
     Args:
         src (str): Official checkpoint (path or URL).
-        dst (str): Output path; written atomically.
+        dst (str): Output path in an existing directory; written atomically.
         require_vsa (bool): Fail unless every backbone weight is present
             (a Swin + VSA checkpoint); otherwise the position encodings and
             regression heads may stay new (a plain Swin checkpoint).
-        prefer_ema (bool): Use ``state_dict_ema`` when present.
+        prefer_ema (bool): Use ``state_dict_ema`` when present (the
+            official runs report the EMA model). Defaults to True.
+        force (bool): Replace an existing ``dst``.
+        unsafe (bool): Load ``src`` with ``weights_only=False``.
 
     Returns:
         list[str]: Backbone keys that the source did not provide.
+
+    Raises:
+        ValueError: If ``src`` is not a (complete) checkpoint of this model,
+            is refused, or ``dst`` is not a valid destination.
     """
     from vsa_mm.models.backbones import SwinTransformerVSA
-    checkpoint = CheckpointLoader.load_checkpoint(src, map_location='cpu')
-    backbone, head = convert_swin(unwrap_state_dict(checkpoint, prefer_ema))
-    arch, window_size = infer_swin_arch(backbone)
+    check_destination(src, dst, force)
+    weights = _official_weights(src, prefer_ema, unsafe)
+    try:
+        backbone, head = convert_swin(weights)
+        arch, window_size = infer_swin_arch(backbone)
+    except ValueError as error:
+        raise ValueError(f'{src}: {error}') from None
     model = SwinTransformerVSA(
-        arch=arch, window_size=window_size, out_indices=(len(arch['depths']) -
-                                                         1, ))
-    result = model.load_state_dict(backbone, strict=False)
+        arch=arch,
+        window_size=window_size,
+        out_indices=(len(arch['depths']) - 1, ))
+    try:
+        result = model.load_state_dict(backbone, strict=False)
+    except RuntimeError as error:  # shapes of another architecture
+        raise ValueError(f'{src}: weights do not fit SwinTransformerVSA: '
+                         f'{" ".join(str(error).split())[:300]}') from None
     if result.unexpected_keys:
         raise ValueError(f'{src}: converted keys unknown to '
                          f'SwinTransformerVSA: {result.unexpected_keys[:10]}')
@@ -70,14 +147,16 @@ def convert_swin_file(src: str,
         raise ValueError(f'{src} is not a complete Swin + VSA checkpoint; '
                          f'missing {result.missing_keys[:10]} (use '
                          'swin_to_vsa_mm.py for plain Swin checkpoints)')
-    _save_classifier(dst, backbone, head, src, arch=arch,
-                     window_size=window_size)
+    _save_classifier(
+        dst, backbone, head, src, arch=arch, window_size=window_size)
     return list(result.missing_keys)
 
 
 def convert_vitaev2_vsa_file(src: str,
                              dst: str,
-                             prefer_ema: bool = False) -> str:
+                             prefer_ema: bool = True,
+                             force: bool = False,
+                             unsafe: bool = False) -> str:
     """Convert an official ViTAE-VSA classification checkpoint file.
 
     The preset is the one of :class:`ViTAEv2`'s ``arch_zoo`` into which
@@ -86,54 +165,91 @@ def convert_vitaev2_vsa_file(src: str,
 
     Args:
         src (str): Official checkpoint (path or URL).
-        dst (str): Output path; written atomically.
-        prefer_ema (bool): Use ``state_dict_ema`` when present.
+        dst (str): Output path in an existing directory; written atomically.
+        prefer_ema (bool): Use ``state_dict_ema`` when present. Defaults
+            to True.
+        force (bool): Replace an existing ``dst``.
+        unsafe (bool): Load ``src`` with ``weights_only=False``.
 
     Returns:
         str: The preset's name (``'s-vsa'``, ``'48m-vsa'`` or ``'b-vsa'``).
 
     Raises:
-        ValueError: If no preset matches the weights.
+        ValueError: If no preset matches the weights, ``src`` is refused or
+            not a checkpoint, or ``dst`` is not a valid destination.
     """
     from vsa_mm.models.backbones import ViTAEv2
-    checkpoint = CheckpointLoader.load_checkpoint(src, map_location='cpu')
-    backbone, head = convert_vitaev2_vsa(
-        unwrap_state_dict(checkpoint, prefer_ema))
-    mismatches = {}
+    check_destination(src, dst, force)
+    weights = _official_weights(src, prefer_ema, unsafe)
+    try:
+        backbone, head = convert_vitaev2_vsa(weights)
+    except ValueError as error:
+        raise ValueError(f'{src}: {error}') from None
+    if not backbone:
+        raise ValueError(f'{src}: no ViTAE-VSA backbone weights among its '
+                         f'keys {list(weights)[:5]}')
+    mismatches = []
     for arch in ('s-vsa', '48m-vsa', 'b-vsa'):
         try:
-            ViTAEv2(arch).load_state_dict(backbone, strict=True)
-        except RuntimeError as error:
-            mismatches[arch] = str(error).split('\n')[1:3]
+            result = ViTAEv2(arch).load_state_dict(backbone, strict=False)
+        except RuntimeError:  # a tensor of another shape
+            mismatches.append(f'{arch}: other tensor shapes')
+            continue
+        if result.missing_keys or result.unexpected_keys:
+            mismatches.append(
+                f'{arch}: {len(result.missing_keys)} missing and '
+                f'{len(result.unexpected_keys)} unexpected keys')
             continue
         _save_classifier(dst, backbone, head, src, arch=arch)
         return arch
-    raise ValueError(f'{src} matches no ViTAEv2 preset: {mismatches}')
+    raise ValueError(f'{src} matches no ViTAEv2 preset ('
+                     f'{"; ".join(mismatches)})')
 
 
 def _save_classifier(dst: str, backbone: dict, head: dict, src: str,
                      **meta) -> None:
-    save_checkpoint_atomically(
-        dict(
-            state_dict=as_classifier_state_dict(backbone, head),
-            meta=dict(converted_from=osp.basename(src), **meta)), dst)
+    checkpoint = dict(
+        state_dict=as_classifier_state_dict(backbone, head),
+        meta=dict(converted_from=osp.basename(src), **meta))
+    with atomic_writer(dst, make_dirs=False) as file:
+        torch.save(checkpoint, file)
 
 
-def converter_cli(description: str,
-                  convert: Callable[[str, str, bool], str]) -> None:
-    """Run a converter as the command ``SRC DST [--ema]``.
+def converter_cli(description: str, convert: Callable[..., str]) -> None:
+    """Run a converter as ``SRC DST [--no-ema] [--force] [--unsafe-load]``.
+
+    A failure is reported as one line and exit status 1
+    (:func:`vsa_mm.engine.cli.run_tool`); DST is then unchanged.
 
     Args:
         description (str): The tool's docstring (its first line is the
             help text).
-        convert (callable): ``convert(src, dst, prefer_ema)`` writes DST
-            and returns a message, which is logged.
+        convert (callable): ``convert(src, dst, prefer_ema, force=...,
+            unsafe=...)`` writes DST and returns a message, which is logged.
     """
-    parser = argparse.ArgumentParser(description=description.split('\n')[0])
+    parser = ToolArgumentParser(description=description.split('\n')[0])
     parser.add_argument('src', help='official checkpoint (path or URL)')
-    parser.add_argument('dst', help='output checkpoint')
     parser.add_argument(
-        '--ema', action='store_true', help='prefer state_dict_ema')
+        'dst', help='output checkpoint, in an existing directory')
+    parser.add_argument(
+        '--ema',
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help='take state_dict_ema when the file has it (default; '
+        '--no-ema takes the raw weights)')
+    parser.add_argument(
+        '--force', action='store_true', help='replace an existing DST')
+    parser.add_argument(
+        UNSAFE_FLAG,
+        dest='unsafe',
+        action='store_true',
+        help='load SRC with weights_only=False, which runs any code pickled '
+        'in it: only for files you trust')
     args = parser.parse_args()
-    MMLogger.get_instance('vsa_mm').info(
-        convert(args.src, args.dst, args.ema))
+
+    def main() -> None:
+        message = convert(
+            args.src, args.dst, args.ema, force=args.force, unsafe=args.unsafe)
+        MMLogger.get_instance('vsa_mm').info(message)
+
+    run_tool(main, checkpoint=lambda: args.src)

@@ -2,16 +2,18 @@
 from typing import Callable, List, Optional, Tuple, Union
 
 import torch.nn as nn
-from mmengine.runner.checkpoint import CheckpointLoader, load_state_dict
+from mmengine.runner.checkpoint import load_state_dict
 
+from vsa_mm.engine.safe_load import (OFFICIAL_CHECKPOINT_GLOBALS,
+                                     load_checkpoint_file)
 from .ckpt_convert import StateDict, unwrap_state_dict
 
 InitCfg = Union[dict, List[dict], None]
 
 
-def take_official_checkpoint(init_cfg: InitCfg,
-                             convert_weights: bool) -> Tuple[InitCfg,
-                                                             Optional[str]]:
+def take_official_checkpoint(
+        init_cfg: InitCfg,
+        convert_weights: bool) -> Tuple[InitCfg, Optional[str]]:
     """Split an official ``Pretrained`` checkpoint off a backbone's init_cfg.
 
     Args:
@@ -43,9 +45,22 @@ def load_official_checkpoint(
         convert: Callable[[StateDict], Tuple[StateDict, StateDict]]) -> None:
     """Load an official checkpoint into ``module`` through ``convert``.
 
-    Keys the checkpoint lacks keep their initialisation; mmengine logs them
-    (and any unexpected ones) as warnings.
+    The file is loaded with ``torch.load(weights_only=True)`` and the types
+    official trainers pickle (see :mod:`vsa_mm.engine.safe_load`). Keys the
+    checkpoint lacks keep their initialisation; mmengine logs them (and any
+    unexpected ones) as warnings.
+
+    Raises:
+        ValueError: If the file is not a checkpoint or is refused (it
+            pickles other types); a refused file can be converted once with
+            ``tools/model_converters`` and ``--unsafe-load`` if trusted.
     """
-    loaded = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+    loaded = load_checkpoint_file(
+        checkpoint,
+        map_location='cpu',
+        extra_globals=OFFICIAL_CHECKPOINT_GLOBALS,
+        hint='If you trust it, convert it once with the matching '
+        'tools/model_converters script and --unsafe-load (only for files '
+        'you trust), and load the converted file instead')
     backbone, _ = convert(unwrap_state_dict(loaded))
     load_state_dict(module, backbone, strict=False, logger='current')

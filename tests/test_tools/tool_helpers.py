@@ -1,0 +1,80 @@
+"""Helpers of the command-line tool tests."""
+import os
+import os.path as osp
+import subprocess
+import sys
+from pathlib import Path
+from typing import List, NamedTuple, Optional
+
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_CONFIGS = {
+    'mmdet': REPO / 'configs/demo/mask-rcnn_swin-t-vsa_fpn_demo-coco.py',
+    'mmseg': REPO / 'configs/demo/upernet_swin-t-vsa_demo-cityscapes.py',
+    'mmpretrain': REPO / 'configs/demo/swin-tiny-vsa_demo-imagenet.py',
+}
+CONVERTERS = ('swin_to_vsa_mm', 'swin_vsa_to_vsa_mm', 'vitaev2_vsa_to_vsa_mm')
+
+
+class Result(NamedTuple):
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_tool(script: str,
+             *args: str,
+             cwd: Optional[str] = None,
+             timeout: int = 600) -> Result:
+    """Run ``tools/<script>`` with this interpreter (warnings off)."""
+    env = dict(os.environ, PYTHONWARNINGS='ignore')
+    env.pop('VSA_MM_TRACEBACK', None)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / 'tools' / script), *args],
+        cwd=cwd or str(REPO),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout)
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def converter(name: str, *args: str) -> Result:
+    return run_tool(f'model_converters/{name}.py', *args)
+
+
+def error_lines(result: Result) -> List[str]:
+    """The non-empty stderr lines of a failed tool run."""
+    return [line for line in result.stderr.splitlines() if line.strip()]
+
+
+def assert_one_line_error(result: Result, *fragments: str) -> str:
+    """The tool failed with exactly one stderr line holding ``fragments``."""
+    assert result.returncode != 0, result
+    lines = error_lines(result)
+    assert len(lines) == 1, result.stderr[-3000:]
+    assert 'Traceback' not in result.stdout + result.stderr
+    assert ': error: ' in lines[0], lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
+
+
+class Payload:
+    """Unpickles by running code that creates ``marker``."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        code = f'import pathlib; pathlib.Path({self.marker!r}).touch()'
+        return exec, (code, )
+
+
+def write_malicious(path: str, marker: str, key: str = 'meta') -> str:
+    """A real ``torch.save`` zip with weights and a code-running payload."""
+    weights = {'backbone.patch_embed.projection.weight': torch.zeros(1)}
+    torch.save({'state_dict': weights, key: {'note': Payload(marker)}}, path)
+    assert not osp.exists(marker)
+    return path
