@@ -10,25 +10,66 @@ scope is ``vsa_mm``.
 
 ``METRICS`` holds the evaluation metrics of :mod:`vsa_mm.evaluation`
 (scope ``vsa_mm``, built as ``type='vsa_mm.<Name>'`` in an evaluator).
+
+A misspelt ``vsa_mm.<Name>`` fails with a ``KeyError`` that names the
+registry (``vsa_mm::model``, ...) and its closest registered names.
 """
+import difflib
+from typing import Any, Optional
+
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import Registry
 
-MODELS = Registry(
+
+class VSARegistry(Registry):
+    """A :class:`Registry` whose misses name itself and close matches.
+
+    MMEngine's message for an unknown ``vsa_mm.<Name>`` names the registry
+    that built the config (``mmdet::model``, ...), not this one, and no
+    alternatives. A key of this scope that is found neither here nor in the
+    parents raises :class:`KeyError` with both instead.
+    """
+
+    def get(self, key: str) -> Optional[Any]:
+        """As :meth:`Registry.get`; a miss in this scope raises KeyError.
+
+        Raises:
+            KeyError: If ``key`` (with this scope or none) is not found.
+        """
+        obj = super().get(key)
+        if obj is None and isinstance(key, str):
+            scope, name = self.split_scope_key(key)
+            if scope in (None, self.scope):
+                raise KeyError(self._missing(name))
+        return obj
+
+    def __contains__(self, key: str) -> bool:
+        try:
+            return self.get(key) is not None
+        except KeyError:
+            return False
+
+    def _missing(self, name: str) -> str:
+        known = sorted(self.module_dict)
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+        hint = (f'close matches: {", ".join(close)}'
+                if close else f'registered: {", ".join(known)}')
+        return (f'{self.scope}.{name} is not in the '
+                f'{self.scope}::{self.name} registry; {hint}')
+
+
+MODELS = VSARegistry(
     'model',
     parent=MMENGINE_MODELS,
     scope='vsa_mm',
     locations=['vsa_mm.models'])
 
-HOOKS = Registry(
-    'hook',
-    parent=MMENGINE_HOOKS,
-    scope='vsa_mm',
-    locations=['vsa_mm.engine'])
+HOOKS = VSARegistry(
+    'hook', parent=MMENGINE_HOOKS, scope='vsa_mm', locations=['vsa_mm.engine'])
 
-METRICS = Registry(
+METRICS = VSARegistry(
     'metric',
     parent=MMENGINE_METRICS,
     scope='vsa_mm',
