@@ -6,21 +6,23 @@ scikit-learn, take a few seconds, and are reused when already present.
 Example:
     python tools/make_demo_data.py --root data/demo
 """
-import argparse
-
 from mmengine.logging import MMLogger
 
 from vsa_mm.datasets import make_demo_data
+from vsa_mm.engine.cli import ToolArgumentParser, run_tool
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument(
-        '--root', default='data/demo', help='output directory')
+    parser = ToolArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--root', default='data/demo', help='output directory')
     args = parser.parse_args()
-    logger = MMLogger.get_instance('vsa_mm')
-    for kind, path in make_demo_data(args.root).items():
-        logger.info(f'{kind} demo set: {path}')
+
+    def make() -> None:
+        logger = MMLogger.get_instance('vsa_mm')
+        for kind, path in make_demo_data(args.root).items():
+            logger.info(f'{kind} demo set: {path}')
+
+    run_tool(make)
 
 
 if __name__ == '__main__':

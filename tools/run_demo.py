@@ -25,6 +25,7 @@ from typing import List
 from mmengine.logging import MMLogger
 
 from vsa_mm.datasets import make_demo_data
+from vsa_mm.engine.cli import ToolArgumentParser, run_tool
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(REPO, 'configs', 'demo',
@@ -48,18 +49,30 @@ class Progress:
 
 
 def run(command: List[str]) -> None:
-    """Run a command in the repository, streaming its output."""
+    """Run a command in the repository, streaming its output.
+
+    Raises:
+        RuntimeError: If it fails (its own error line is above).
+    """
     env = dict(os.environ, PYTHONWARNINGS='ignore')
-    subprocess.run(command, cwd=REPO, env=env, check=True)
+    status = subprocess.run(command, cwd=REPO, env=env).returncode
+    if status != 0:
+        raise RuntimeError(f'{" ".join(command[:3])} ... exited with status '
+                           f'{status}')
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = ToolArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--epochs', type=int, default=8)
     parser.add_argument('--out', default='outputs/demo')
     args = parser.parse_args()
     if args.epochs < 1:
-        raise ValueError(f'--epochs must be at least 1, got {args.epochs}')
+        parser.error(f'--epochs must be at least 1, got {args.epochs}')
+    run_tool(lambda: demo(args))
+
+
+def demo(args: argparse.Namespace) -> None:
+    """Run the demo's steps (see the module docstring)."""
     out = osp.join(REPO, args.out)
     work_dir = osp.join(out, 'mask-rcnn_swin-t-vsa')
     python = sys.executable
@@ -72,27 +85,37 @@ def main() -> None:
 
     progress.next(f'training Swin-T + VSA Mask R-CNN for {args.epochs} '
                   f'epochs (mim train mmdet)')
-    run([mim, 'train', 'mmdet', CONFIG, '--gpus', '0', '--work-dir',
-         work_dir, '--cfg-options', f'train_cfg.max_epochs={args.epochs}',
-         f'train_cfg.val_interval={args.epochs}'])
+    run([
+        mim, 'train', 'mmdet', CONFIG, '--gpus', '0', '--work-dir', work_dir,
+        '--cfg-options', f'train_cfg.max_epochs={args.epochs}',
+        f'train_cfg.val_interval={args.epochs}'
+    ])
     checkpoint = osp.join(work_dir, f'epoch_{args.epochs}.pth')
 
     progress.next('evaluating the last checkpoint (mim test mmdet)')
-    run([mim, 'test', 'mmdet', CONFIG, '--checkpoint', checkpoint, '--gpus',
-         '0', '--work-dir', work_dir])
+    run([
+        mim, 'test', 'mmdet', CONFIG, '--checkpoint', checkpoint, '--gpus',
+        '0', '--work-dir', work_dir
+    ])
 
     images = [
-        osp.join(sets['coco'], 'val2017', f'val_{i:06d}.jpg')
-        for i in range(4)
+        osp.join(sets['coco'], 'val2017', f'val_{i:06d}.jpg') for i in range(4)
     ]
     progress.next('drawing predictions on validation images')
-    run([python, osp.join(REPO, 'tools', 'visualize_detections.py'), CONFIG,
-         checkpoint, *images, '--out', osp.join(out, 'predictions.png')])
+    run([
+        python,
+        osp.join(REPO, 'tools', 'visualize_detections.py'), CONFIG, checkpoint,
+        *images, '--out',
+        osp.join(out, 'predictions.png')
+    ])
 
     progress.next('drawing the learned windows of a VSA layer')
-    run([python, osp.join(REPO, 'tools', 'visualize_windows.py'),
-         '--config', CONFIG, '--checkpoint', checkpoint, '--image',
-         images[1], '--out', osp.join(out, 'learned_windows.png')])
+    run([
+        python,
+        osp.join(REPO, 'tools', 'visualize_windows.py'), '--config', CONFIG,
+        '--checkpoint', checkpoint, '--image', images[1], '--out',
+        osp.join(out, 'learned_windows.png')
+    ])
     progress.logger.info(
         f'done in {time.monotonic() - progress.start:.0f} s: metrics in the '
         f'test log above and {work_dir}; pictures in {out}')

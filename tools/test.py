@@ -13,13 +13,15 @@ Examples:
 import argparse
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 from vsa_mm.engine import build_runner
+from vsa_mm.engine.cli import ToolArgumentParser, load_config, run_tool
+from vsa_mm.engine.safe_load import check_checkpoint_file
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = ToolArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='where logs and metrics go')
@@ -38,15 +40,18 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def main() -> None:
-    args = parse_args()
-    cfg = Config.fromfile(args.config)  # imports vsa_mm (custom_imports)
+def evaluate(args: argparse.Namespace) -> None:
+    """Build the runner of ``args.config`` and test ``args.checkpoint``."""
+    cfg = load_config(args.config)  # imports vsa_mm (custom_imports)
+    if '://' not in args.checkpoint:
+        check_checkpoint_file(args.checkpoint)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     cfg.launcher = args.launcher
     cfg.load_from = args.checkpoint
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+        'work_dirs',
+        osp.splitext(osp.basename(args.config))[0])
     if args.tta:
         if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
             raise ValueError(
@@ -56,6 +61,11 @@ def main() -> None:
         cfg.model = cfg.tta_model
     runner = build_runner(cfg)
     runner.test()
+
+
+def main() -> None:
+    args = parse_args()
+    run_tool(lambda: evaluate(args), checkpoint=lambda: args.checkpoint)
 
 
 if __name__ == '__main__':

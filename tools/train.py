@@ -11,14 +11,17 @@ mask-rcnn_swin-t-vsa_fpn_ms-crop-1x_coco.py
 """
 import argparse
 import os.path as osp
+from typing import List
 
 from mmengine.config import Config, DictAction
 
 from vsa_mm.engine import build_runner
+from vsa_mm.engine.cli import ToolArgumentParser, load_config, run_tool
+from vsa_mm.engine.safe_load import check_checkpoint_file
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = ToolArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='config file')
     parser.add_argument('--work-dir', help='where logs and checkpoints go')
     parser.add_argument(
@@ -48,7 +51,7 @@ def parse_args() -> argparse.Namespace:
 
 def build_config(args: argparse.Namespace) -> Config:
     """The config with the command line applied."""
-    cfg = Config.fromfile(args.config)  # imports vsa_mm (custom_imports)
+    cfg = load_config(args.config)  # imports vsa_mm (custom_imports)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     cfg.launcher = args.launcher
@@ -72,11 +75,37 @@ def build_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
+def checkpoints_of(cfg: Config) -> List[str]:
+    """The checkpoints a run may load: ``load_from`` and ``Pretrained``."""
+    found = [cfg.load_from] if cfg.get('load_from') else []
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            if node.get('type') == 'Pretrained' and isinstance(
+                    node.get('checkpoint'), str):
+                found.append(node['checkpoint'])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, (list, tuple)):
+            for value in node:
+                walk(value)
+
+    walk(cfg.get('model'))
+    return found
+
+
 def main() -> None:
     args = parse_args()
-    cfg = build_config(args)
-    runner = build_runner(cfg)
-    runner.train()
+    loading: dict = {}
+
+    def train() -> None:
+        cfg = build_config(args)
+        loading['checkpoints'] = checkpoints_of(cfg)
+        if cfg.get('load_from') and '://' not in cfg.load_from:
+            check_checkpoint_file(cfg.load_from)
+        build_runner(cfg).train()
+
+    run_tool(train, checkpoint=lambda: loading.get('checkpoints'))
 
 
 if __name__ == '__main__':

@@ -18,23 +18,32 @@ import matplotlib
 import numpy as np
 from mmengine.logging import MMLogger
 
+from vsa_mm.engine.cli import ToolArgumentParser, load_config, run_tool
+from vsa_mm.engine.safe_load import check_checkpoint_file
+
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+def parse_args() -> argparse.Namespace:
+    parser = ToolArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('images', nargs='+')
     parser.add_argument('--score-thr', type=float, default=0.3)
     parser.add_argument('--top-k', type=int, default=3)
     parser.add_argument('--out', default='outputs/predictions.png')
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def draw_predictions(args: argparse.Namespace) -> None:
+    """Run the detector on ``args.images``; write the tiled picture."""
+    cfg = load_config(args.config)
+    if '://' not in args.checkpoint:
+        check_checkpoint_file(args.checkpoint)
     from mmdet.apis import DetInferencer
     inferencer = DetInferencer(
-        model=args.config, weights=args.checkpoint, device='cpu')
+        model=cfg, weights=args.checkpoint, device='cpu')
     pictures, titles = [], []
     for path in args.images:
         scores = np.sort(
@@ -64,6 +73,12 @@ def main() -> None:
     fig.savefig(args.out, dpi=100)
     plt.close(fig)
     MMLogger.get_instance('vsa_mm').info(f'wrote {args.out}')
+
+
+def main() -> None:
+    args = parse_args()
+    run_tool(
+        lambda: draw_predictions(args), checkpoint=lambda: args.checkpoint)
 
 
 if __name__ == '__main__':

@@ -7,16 +7,15 @@ regresses, per window and head, where its keys and values come from. Each
 window's sampled area is drawn as a rectangle, one colour per head, over the
 default 7x7-patch windows (grey).
 
-Without ``--checkpoint`` the layer's regression heads get seeded random
+Without ``--config`` the layer's regression heads get seeded random
 weights, which shows the mechanism (windows move and stretch with the image
-content) but not learned behaviour. With ``--checkpoint`` (a state dict or an
-MMEngine checkpoint) and ``--prefix`` naming one VSA layer, the learned
-windows of that layer are drawn.
+content) but not learned behaviour.
 
-With ``--config`` (any vsa_mm mmdet/mmseg/mmpretrain config), the trained
-model of ``--checkpoint`` runs on ``--image`` through the config's test
-pipeline, and the windows of the VSA layer ``--layer`` are drawn on the
-image the model saw, as that layer sampled them.
+With ``--config`` (any vsa_mm mmdet/mmseg/mmpretrain config) and
+``--checkpoint`` (a checkpoint of that config's model, loaded with
+``weights_only=True``), the trained model runs on ``--image`` through the
+config's test pipeline, and the windows of the VSA layer ``--layer`` are
+drawn on the image the model saw, as that layer sampled them.
 
 Examples::
 
@@ -27,16 +26,16 @@ Examples::
 import argparse
 import os
 import os.path as osp
-from typing import Optional, Sequence, Tuple
+from typing import Sequence, Tuple
 
 import matplotlib
 import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.logging import MMLogger
-from mmengine.runner import load_state_dict
-from mmengine.runner.checkpoint import _load_checkpoint
 
+from vsa_mm.engine.cli import ToolArgumentParser, load_config, run_tool
+from vsa_mm.engine.safe_load import check_checkpoint_file
 from vsa_mm.models import VSAWindowAttention
 
 matplotlib.use('Agg')
@@ -67,21 +66,12 @@ def patch_tokens(image: np.ndarray) -> torch.Tensor:
     return (patches - patches.mean()) / patches.std()
 
 
-def build_layer(checkpoint: Optional[str], prefix: str,
-                seed: int) -> VSAWindowAttention:
+def build_layer(seed: int) -> VSAWindowAttention:
+    """A VSA layer whose regression heads have seeded random weights."""
     layer = VSAWindowAttention(PATCH * PATCH * 3, num_heads=3, window_size=7)
-    if checkpoint:
-        state = _load_checkpoint(checkpoint, map_location='cpu')
-        state = state.get('state_dict', state)
-        state = {
-            key[len(prefix):]: value
-            for key, value in state.items() if key.startswith(prefix)
-        }
-        load_state_dict(layer, state, strict=True)
-        return layer
     generator = torch.Generator().manual_seed(seed)
-    heads_and_stds = ((layer.sampling_offsets, 0.6),
-                      (layer.sampling_scales, 0.4))
+    heads_and_stds = ((layer.sampling_offsets, 0.6), (layer.sampling_scales,
+                                                      0.4))
     for head, std in heads_and_stds:
         weight = head.proj.weight
         with torch.no_grad():
@@ -91,15 +81,41 @@ def build_layer(checkpoint: Optional[str], prefix: str,
     return layer
 
 
+def find_vsa_layer(model: torch.nn.Module,
+                   layer_name: str) -> VSAWindowAttention:
+    """The ``VSAWindowAttention`` layer ``layer_name`` of ``model``.
+
+    Raises:
+        ValueError: If there is no such submodule, or it is not a VSA layer;
+            the message lists the model's VSA layers (close matches first).
+    """
+    import difflib
+    layers = [
+        name for name, module in model.named_modules()
+        if isinstance(module, VSAWindowAttention)
+    ]
+    try:
+        layer = model.get_submodule(layer_name)
+    except AttributeError:
+        layer = None
+    if isinstance(layer, VSAWindowAttention):
+        return layer
+    close = difflib.get_close_matches(layer_name, layers, n=3, cutoff=0.5)
+    shown = close or layers[:3]
+    what = ('has no layer' if layer is None else
+            f'has a {type(layer).__name__}, not a VSAWindowAttention, at')
+    raise ValueError(f'--layer: the model {what} {layer_name!r}; its '
+                     f'{len(layers)} VSA layers include {shown}')
+
+
 def padded_map(hw_shape: Sequence[int], window_size: int) -> Tuple[int, int]:
     """The (Hp, Wp) map, padded to whole windows, that grids refer to."""
     return tuple(-(-int(side) // window_size) * window_size
                  for side in hw_shape)
 
 
-def draw(image: np.ndarray, grid: torch.Tensor, window_size: int,
-         stride: int, map_hw: Tuple[int, int], out_file: str,
-         title: str) -> None:
+def draw(image: np.ndarray, grid: torch.Tensor, window_size: int, stride: int,
+         map_hw: Tuple[int, int], out_file: str, title: str) -> None:
     """Draw default windows and each head's sampled window extents.
 
     Args:
@@ -122,7 +138,9 @@ def draw(image: np.ndarray, grid: torch.Tensor, window_size: int,
     rows = -(-num_heads // columns)
     aspect = height / width
     fig, axes = plt.subplots(
-        rows, columns, figsize=(5 * columns, 5 * aspect * rows + 0.6),
+        rows,
+        columns,
+        figsize=(5 * columns, 5 * aspect * rows + 0.6),
         squeeze=False)
     for axis in axes.flat[num_heads:]:
         axis.axis('off')
@@ -132,16 +150,27 @@ def draw(image: np.ndarray, grid: torch.Tensor, window_size: int,
         for y in range(0, height, step):
             for x in range(0, width, step):
                 axis.add_patch(
-                    Rectangle((x, y), step, step, fill=False, ec='0.85',
-                              lw=0.6, ls='--'))
+                    Rectangle((x, y),
+                              step,
+                              step,
+                              fill=False,
+                              ec='0.85',
+                              lw=0.6,
+                              ls='--'))
         for window in pixels[:, head]:
             low, high = window.min(0).values, window.max(0).values
             size = (high - low).tolist()
             axis.add_patch(
-                Rectangle(low.tolist(), *size, fill=False,
-                          ec=colours[head % len(colours)], lw=1.2))
-            axis.plot(*window.mean(0).tolist(), '.',
-                      color=colours[head % len(colours)])
+                Rectangle(
+                    low.tolist(),
+                    *size,
+                    fill=False,
+                    ec=colours[head % len(colours)],
+                    lw=1.2))
+            axis.plot(
+                *window.mean(0).tolist(),
+                '.',
+                color=colours[head % len(colours)])
         axis.set_xlim(-step, width + step)
         axis.set_ylim(height + step, -step)
         axis.set_title(f'head {head}')
@@ -161,27 +190,23 @@ def model_windows(config: str, checkpoint: str, image_path: str,
         tuple: (image (H, W, 3) in [0, 1] as the model saw it, sampling grid
         (1, nW, heads, N, 2), the layer, its stride, its padded map size).
     """
-    from mmengine.config import Config
     from mmengine.dataset import Compose, pseudo_collate
     from mmengine.registry import MODELS, init_default_scope
     from mmengine.runner import load_checkpoint
 
-    cfg = Config.fromfile(config)
+    cfg = load_config(config)
     init_default_scope(cfg.get('default_scope', 'mmengine'))
     model = MODELS.build(cfg.model)
+    layer = find_vsa_layer(model, layer_name)
+    check_checkpoint_file(checkpoint)
     load_checkpoint(model, checkpoint, map_location='cpu')
     model.eval()
-    layer = model.get_submodule(layer_name)
-    if not isinstance(layer, VSAWindowAttention):
-        raise ValueError(f'{layer_name!r} is a {type(layer).__name__}, not '
-                         'a VSAWindowAttention layer')
     pipeline = Compose([
         step for step in cfg.test_dataloader.dataset.pipeline
         if step['type'] != 'LoadAnnotations'
     ])
     batch = model.data_preprocessor(
-        pseudo_collate([pipeline(dict(img_path=image_path, img_id=0))]),
-        False)
+        pseudo_collate([pipeline(dict(img_path=image_path, img_id=0))]), False)
     captured = []
     handle = layer.register_forward_pre_hook(
         lambda module, args: captured.append(args))
@@ -195,8 +220,7 @@ def model_windows(config: str, checkpoint: str, image_path: str,
     pixels = batch['inputs'][0] * preprocessor.std + preprocessor.mean
     image = (pixels / 255).clamp(0, 1).permute(1, 2, 0).numpy()
     stride = image.shape[1] // int(hw_shape[1])
-    return image, grid, layer, stride, padded_map(hw_shape,
-                                                  layer.window_size)
+    return image, grid, layer, stride, padded_map(hw_shape, layer.window_size)
 
 
 def window_motion(grid: torch.Tensor, window_size: int,
@@ -218,53 +242,73 @@ def window_motion(grid: torch.Tensor, window_size: int,
             f'{width.max():.2f} tokens (default {window_size - 1})')
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+def parse_args() -> argparse.Namespace:
+    parser = ToolArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--photo', default='astronaut', choices=PHOTOS)
     parser.add_argument('--size', type=int, default=224)
-    parser.add_argument('--checkpoint', help='learned layer weights')
-    parser.add_argument(
-        '--prefix', default='', help='state-dict prefix of the VSA layer')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--out', default='outputs/vsa_windows.png')
     parser.add_argument('--config', help='draw a trained model\'s windows')
+    parser.add_argument(
+        '--checkpoint', help='checkpoint of the --config model')
     parser.add_argument('--image', help='image for --config')
     parser.add_argument(
         '--layer',
         default='backbone.stages.1.blocks.1.attn',
         help='VSA layer of the --config model')
     args = parser.parse_args()
-    logger = MMLogger.get_instance('vsa_mm')
-    if args.config:
-        if not (args.checkpoint and args.image):
-            parser.error('--config needs --checkpoint and --image')
-        image, grid, layer, stride, map_hw = model_windows(
-            args.config, args.checkpoint, args.image, args.layer)
-        draw(image, grid, layer.window_size, stride, map_hw, args.out,
-             f'learned VSA windows of {args.layer} on '
-             f'{osp.basename(args.image)}; grey: default windows')
-        logger.info(f'wrote {args.out}: {grid.shape[1]} windows x '
-                    f'{grid.shape[2]} heads at stride {stride}; '
-                    f'{window_motion(grid, layer.window_size, map_hw)}')
-        return
-    if args.size % (PATCH * 7):
+    if args.config and not (args.checkpoint and args.image):
+        parser.error('--config needs --checkpoint and --image')
+    if not args.config and (args.checkpoint or args.image):
+        parser.error('--checkpoint and --image need --config (the model '
+                     'they belong to)')
+    if not args.config and args.size % (PATCH * 7):
         parser.error(f'--size must be a multiple of {PATCH * 7}, '
                      f'got {args.size}')
+    return args
+
+
+def draw_model_windows(args: argparse.Namespace) -> None:
+    """Draw the windows of ``args.layer`` of the trained ``args.config``."""
+    image, grid, layer, stride, map_hw = model_windows(args.config,
+                                                       args.checkpoint,
+                                                       args.image, args.layer)
+    draw(
+        image, grid, layer.window_size, stride, map_hw, args.out,
+        f'learned VSA windows of {args.layer} on '
+        f'{osp.basename(args.image)}; grey: default windows')
+    MMLogger.get_instance('vsa_mm').info(
+        f'wrote {args.out}: {grid.shape[1]} windows x {grid.shape[2]} heads '
+        f'at stride {stride}; '
+        f'{window_motion(grid, layer.window_size, map_hw)}')
+
+
+def draw_random_windows(args: argparse.Namespace) -> None:
+    """Draw a randomly regressing VSA layer's windows on a photo."""
     image = load_photo(args.photo, args.size)
     tokens = patch_tokens(image)
-    layer = build_layer(args.checkpoint, args.prefix, args.seed)
+    layer = build_layer(args.seed)
     side = args.size // PATCH
     with torch.no_grad():
         grid = layer.sampling_grid(tokens, (side, side))
-    title = (f'VSA windows on skimage.data.{args.photo} '
-             f'({"learned" if args.checkpoint else "random regression"}); '
-             'grey: default 7x7-patch windows')
+    title = (f'VSA windows on skimage.data.{args.photo} (random '
+             'regression); grey: default 7x7-patch windows')
     draw(image, grid, layer.window_size, PATCH, (side, side), args.out, title)
     extent = (grid[..., 0].amax(-1) - grid[..., 0].amin(-1)) * (side - 1) / 2
-    logger.info(f'wrote {args.out}: {grid.shape[1]} windows x '
-                f'{grid.shape[2]} heads; sampled window width '
-                f'{extent.min():.1f}-{extent.max():.1f} patches (default 6 '
-                'between outer token centres)')
+    MMLogger.get_instance('vsa_mm').info(
+        f'wrote {args.out}: {grid.shape[1]} windows x {grid.shape[2]} heads; '
+        f'sampled window width {extent.min():.1f}-{extent.max():.1f} '
+        'patches (default 6 between outer token centres)')
+
+
+def main() -> None:
+    args = parse_args()
+    if args.config:
+        run_tool(
+            lambda: draw_model_windows(args),
+            checkpoint=lambda: args.checkpoint)
+    else:
+        run_tool(lambda: draw_random_windows(args))
 
 
 if __name__ == '__main__':
