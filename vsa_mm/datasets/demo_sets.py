@@ -29,8 +29,11 @@ CITYSCAPES_OBJECTS = {
     'coin': 'traffic sign',
     'horse': 'rider'
 }
-CITYSCAPES_UPPER = {'flower': 'vegetation', 'china': 'building',
-                    'brick': 'wall'}
+CITYSCAPES_UPPER = {
+    'flower': 'vegetation',
+    'china': 'building',
+    'brick': 'wall'
+}
 CITYSCAPES_LOWER = {'gravel': 'road', 'grass': 'terrain'}
 _MANIFEST = 'demo_manifest.json'
 
@@ -44,27 +47,67 @@ def _write_image(path: str, image: np.ndarray) -> None:
         raise OSError(f'could not write {path}')
 
 
+def _prepare_root(root: str) -> str:
+    """Check that a set may be written at ``root``; its parent directory.
+
+    Raises:
+        TypeError: If ``root`` is not a non-empty str or path.
+        ValueError: If ``root`` exists and is not a demo set (it is never
+            replaced then), or its parent cannot be created or written.
+    """
+    if isinstance(root, os.PathLike):
+        root = os.fspath(root)
+    if not isinstance(root, str) or not root:
+        raise TypeError(f'root must be a non-empty path, got {root!r}')
+    if osp.exists(root) and not (osp.isfile(osp.join(root, _MANIFEST)) or
+                                 (osp.isdir(root) and not os.listdir(root))):
+        raise ValueError(f'root {root!r} exists and is not a demo set; '
+                         'refusing to replace it')
+    parent = osp.dirname(osp.abspath(root))
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f'cannot create the directory {parent!r} for the '
+                         f'demo set {root!r}: {error.strerror}') from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f'cannot write the demo set {root!r}: directory '
+                         f'{parent!r} is not writable')
+    return parent
+
+
 def _build_once(root: str, params: dict,
                 build: Callable[[str, np.random.Generator], None]) -> str:
-    """Run ``build(tmp_dir, rng)`` unless ``root`` holds the same set."""
+    """Run ``build(tmp_dir, rng)`` unless ``root`` holds the same set.
+
+    The set is built in a temporary directory beside ``root`` and renamed
+    into place; a previous demo set at ``root`` is replaced only once the
+    new one is complete. Anything at ``root`` that is not a demo set is
+    left alone (an error is raised).
+    """
     manifest = osp.join(root, _MANIFEST)
     if osp.isfile(manifest):
         with open(manifest, encoding='utf-8') as f:
             if json.load(f) == params:
                 return root
-    parent = osp.dirname(osp.abspath(root))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix='.partial-', dir=parent)
+    parent = _prepare_root(root)
+    try:
+        tmp = tempfile.mkdtemp(prefix='.partial-', dir=parent)
+    except OSError as error:
+        raise ValueError(f'cannot write the demo set {root!r} in '
+                         f'{parent!r}: {error.strerror}') from None
+    old = None
     try:
         build(tmp, np.random.default_rng(params['seed']))
         with open(osp.join(tmp, _MANIFEST), 'w', encoding='utf-8') as f:
             json.dump(params, f)
         if osp.exists(root):
-            shutil.rmtree(root)
+            old = tempfile.mkdtemp(prefix='.replaced-', dir=parent)
+            os.replace(root, old)
         os.replace(tmp, root)
     finally:
-        if osp.exists(tmp):
-            shutil.rmtree(tmp)
+        for leftover in (tmp, old):
+            if leftover and osp.exists(leftover):
+                shutil.rmtree(leftover)
     return root
 
 
@@ -76,8 +119,23 @@ def _random_labels(rng: np.random.Generator, max_objects: int) -> List[str]:
 
 def _check_counts(**counts: int) -> None:
     for name, value in counts.items():
-        if not isinstance(value, int) or value < 1:
+        if isinstance(value, bool) or not isinstance(value, int) or \
+                value < 1:
             raise ValueError(f'{name} must be a positive int, got {value!r}')
+
+
+def _check_size(size: Tuple[int, int], minimum: int = 16) -> None:
+    """``size`` must be (height, width) ints of at least ``minimum``."""
+    if not (isinstance(size, (tuple, list)) and len(size) == 2 and all(
+            isinstance(side, int) and not isinstance(side, bool)
+            and side >= minimum for side in size)):
+        raise ValueError(f'size must be (height, width) ints of at least '
+                         f'{minimum}, got {size!r}')
+
+
+def _check_seed(seed: int) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f'seed must be a non-negative int, got {seed!r}')
 
 
 def make_coco_instance_set(root: str,
@@ -104,10 +162,17 @@ def make_coco_instance_set(root: str,
         str: ``root``.
     """
     from pycocotools import mask as mask_utils
-    _check_counts(num_train=num_train, num_val=num_val,
-                  max_objects=max_objects)
-    params = dict(kind='coco', num_train=num_train, num_val=num_val,
-                  size=list(size), max_objects=max_objects, seed=seed)
+    _check_counts(
+        num_train=num_train, num_val=num_val, max_objects=max_objects)
+    _check_size(size)
+    _check_seed(seed)
+    params = dict(
+        kind='coco',
+        num_train=num_train,
+        num_val=num_val,
+        size=list(size),
+        max_objects=max_objects,
+        seed=seed)
 
     def build(out: str, rng: np.random.Generator) -> None:
         categories = [
@@ -120,29 +185,42 @@ def make_coco_instance_set(root: str,
             for index in range(count):
                 name = str(rng.choice(COCO_BACKGROUNDS))
                 canvas = random_view(photo(name), size, rng)
-                instances = paste_objects(
-                    canvas, _random_labels(rng, max_objects), rng)
+                instances = paste_objects(canvas,
+                                          _random_labels(rng, max_objects),
+                                          rng)
                 file_name = f'{split}_{index:06d}.jpg'
                 _write_image(osp.join(out, f'{split}2017', file_name), canvas)
                 image_id = index + 1
-                images.append(dict(id=image_id, file_name=file_name,
-                                   height=size[0], width=size[1]))
+                images.append(
+                    dict(
+                        id=image_id,
+                        file_name=file_name,
+                        height=size[0],
+                        width=size[1]))
                 for instance in instances:
                     rle = mask_utils.encode(
                         np.asfortranarray(instance.mask.astype(np.uint8)))
                     x, y, w, h = mask_utils.toBbox(rle).tolist()
                     rle['counts'] = rle['counts'].decode('ascii')
-                    annotations.append(dict(
-                        id=ann_id, image_id=image_id,
-                        category_id=DEMO_CLASSES.index(instance.label) + 1,
-                        segmentation=rle, area=float(mask_utils.area(rle)),
-                        bbox=[x, y, w, h], iscrowd=0))
+                    annotations.append(
+                        dict(
+                            id=ann_id,
+                            image_id=image_id,
+                            category_id=DEMO_CLASSES.index(instance.label) + 1,
+                            segmentation=rle,
+                            area=float(mask_utils.area(rle)),
+                            bbox=[x, y, w, h],
+                            iscrowd=0))
                     ann_id += 1
             os.makedirs(osp.join(out, 'annotations'), exist_ok=True)
-            with open(osp.join(out, 'annotations',
-                               f'instances_{split}2017.json'), 'w') as f:
-                json.dump(dict(images=images, annotations=annotations,
-                               categories=categories), f)
+            with open(
+                    osp.join(out, 'annotations',
+                             f'instances_{split}2017.json'), 'w') as f:
+                json.dump(
+                    dict(
+                        images=images,
+                        annotations=annotations,
+                        categories=categories), f)
 
     return _build_once(root, params, build)
 
@@ -175,10 +253,17 @@ def make_cityscapes_set(root: str,
         str: ``root``.
     """
     from cityscapesscripts.helpers.labels import name2label
-    _check_counts(num_train=num_train, num_val=num_val,
-                  max_objects=max_objects)
-    params = dict(kind='cityscapes', num_train=num_train, num_val=num_val,
-                  size=list(size), max_objects=max_objects, seed=seed)
+    _check_counts(
+        num_train=num_train, num_val=num_val, max_objects=max_objects)
+    _check_size(size)
+    _check_seed(seed)
+    params = dict(
+        kind='cityscapes',
+        num_train=num_train,
+        num_val=num_val,
+        size=list(size),
+        max_objects=max_objects,
+        seed=seed)
     train_ids = np.full(256, 255, np.uint8)
     for label in name2label.values():
         if 0 <= label.id < 256 and 0 <= label.trainId < 255:
@@ -195,12 +280,15 @@ def make_cityscapes_set(root: str,
                 canvas = random_view(photo(upper), size, rng)
                 canvas[horizon:] = random_view(photo(lower), size,
                                                rng)[horizon:]
-                label_ids = np.full(size, name2label[
-                    CITYSCAPES_UPPER[upper]].id, np.uint8)
+                label_ids = np.full(size,
+                                    name2label[CITYSCAPES_UPPER[upper]].id,
+                                    np.uint8)
                 label_ids[horizon:] = name2label[CITYSCAPES_LOWER[lower]].id
                 instance_ids = label_ids.astype(np.int32)
                 instances = paste_objects(
-                    canvas, _random_labels(rng, max_objects), rng,
+                    canvas,
+                    _random_labels(rng, max_objects),
+                    rng,
                     scale_range=(0.2, 0.5))
                 for number, instance in enumerate(instances):
                     label = name2label[CITYSCAPES_OBJECTS[instance.label]]
@@ -238,14 +326,22 @@ def make_imagenet_set(root: str,
     Returns:
         str: ``root``.
     """
-    _check_counts(per_class_train=per_class_train,
-                  per_class_val=per_class_val, size=size)
-    params = dict(kind='imagenet', per_class_train=per_class_train,
-                  per_class_val=per_class_val, size=size, seed=seed)
+    _check_counts(
+        per_class_train=per_class_train,
+        per_class_val=per_class_val,
+        size=size)
+    _check_size((size, size))
+    _check_seed(seed)
+    params = dict(
+        kind='imagenet',
+        per_class_train=per_class_train,
+        per_class_val=per_class_val,
+        size=size,
+        seed=seed)
 
     def build(out: str, rng: np.random.Generator) -> None:
-        for split, count in (('train', per_class_train),
-                             ('val', per_class_val)):
+        for split, count in (('train', per_class_train), ('val',
+                                                          per_class_val)):
             for label in DEMO_CLASSES:
                 for index in range(count):
                     name = str(rng.choice(COCO_BACKGROUNDS))
