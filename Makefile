@@ -2,7 +2,9 @@
 # idempotent: seconds on a ready machine, ~10-20 minutes on a new one).
 PYTHON := .venv/bin/python
 
-.PHONY: setup demo test test-quick bench
+LINT_PATHS := vsa_mm tests tools benchmarks configs setup.py
+
+.PHONY: setup demo lint format test test-quick bench docs-tables
 
 setup:
 	bash tools/setup_env.sh
@@ -10,11 +12,23 @@ setup:
 demo: setup
 	$(PYTHON) tools/run_demo.py
 
-test: setup
+lint: setup
+	$(PYTHON) -m flake8 $(LINT_PATHS)
+	$(PYTHON) -m isort --check-only --diff $(LINT_PATHS)
+	$(PYTHON) -m yapf --diff --recursive $(LINT_PATHS)
+
+format: setup
+	$(PYTHON) -m isort $(LINT_PATHS)
+	$(PYTHON) -m yapf --in-place --recursive $(LINT_PATHS)
+
+test: lint
 	$(PYTHON) -m pytest
 
-test-quick: setup
+test-quick: lint
 	$(PYTHON) -m pytest -m "not slow"
 
 bench: setup
 	$(PYTHON) benchmarks/bench_vsa_layer.py --rounds 41
+
+docs-tables: setup
+	$(PYTHON) tools/update_docs.py --benchmarks

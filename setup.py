@@ -1,4 +1,4 @@
-"""Packaging for vsa_mm: VSA (Varied-Size Window Attention) for OpenMMLab 2.x."""
+"""Packaging of vsa_mm: Varied-Size Window Attention for OpenMMLab 2.x."""
 import os.path as osp
 
 from setuptools import find_packages, setup
@@ -25,8 +25,9 @@ setup(
     version=read_version(),
     description='VSA: Varied-Size Window Attention backbones for '
     'mmpretrain, mmdet and mmseg',
-    long_description=open(osp.join(HERE, 'README.md'), encoding='utf-8').read()
-    if osp.exists(osp.join(HERE, 'README.md')) else '',
+    long_description=open(osp.join(HERE, 'README.md'),
+                          encoding='utf-8').read() if osp.exists(
+                              osp.join(HERE, 'README.md')) else '',
     long_description_content_type='text/markdown',
     packages=find_packages(include=['vsa_mm', 'vsa_mm.*']),
     python_requires='>=3.10',

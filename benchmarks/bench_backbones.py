@@ -50,8 +50,8 @@ def build_pairs() -> Dict[str, Dict[str, nn.Module]]:
     }
 
 
-def measure(models: Dict[str, nn.Module], batch: int, size: int,
-            rounds: int, warmup: int) -> Dict[str, tuple]:
+def measure(models: Dict[str, nn.Module], batch: int, size: int, rounds: int,
+            warmup: int) -> Dict[str, tuple]:
     images = torch.rand(batch, 3, size, size)
     times: Dict[str, List[float]] = {name: [] for name in models}
     for index in range(warmup + rounds):
@@ -63,8 +63,8 @@ def measure(models: Dict[str, nn.Module], batch: int, size: int,
                 times[name].append(time.perf_counter() - start)
     results = {}
     for name, model in models.items():
-        saved = saved_tensor_bytes(lambda m=model: m(images),
-                                   list(model.parameters()))
+        saved = saved_tensor_bytes(
+            lambda m=model: m(images), list(model.parameters()))
         results[name] = (statistics.median(times[name]) * 1e3, saved)
     return results
 

@@ -91,8 +91,8 @@ say "installing openmim without its openxlab dependency chain"
 pip_install --no-deps openmim
 pip_install -r "$REQ/mim.txt"
 
-say "installing test and demo tools"
-pip_install -r "$REQ/tests.txt" -r "$REQ/demo.txt"
+say "installing test, lint and demo tools"
+pip_install -r "$REQ/tests.txt" -r "$REQ/lint.txt" -r "$REQ/demo.txt"
 
 say "installing vsa_mm in editable mode"
 pip_install --no-build-isolation --no-deps -e "$ROOT"

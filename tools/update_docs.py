@@ -66,8 +66,7 @@ def generate(block: Block) -> str:
                             capture_output=True,
                             text=True)
     lines = [
-        line for line in result.stdout.splitlines()
-        if not LOG_LINE.match(line)
+        line for line in result.stdout.splitlines() if not LOG_LINE.match(line)
     ]
     return '\n'.join(lines).strip() + '\n'
 

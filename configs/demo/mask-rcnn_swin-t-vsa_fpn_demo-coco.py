@@ -29,8 +29,12 @@ train_pipeline = [
     dict(
         type='RandomChoice',
         transforms=[
-            [dict(type='RandomChoiceResize', scales=multi_scale,
-                  keep_ratio=True)],
+            [
+                dict(
+                    type='RandomChoiceResize',
+                    scales=multi_scale,
+                    keep_ratio=True)
+            ],
             [
                 dict(
                     type='RandomChoiceResize',
@@ -42,8 +46,10 @@ train_pipeline = [
                     crop_type='absolute_range',
                     crop_size=(int(384 * scale), int(600 * scale)),
                     allow_negative_crop=True),
-                dict(type='RandomChoiceResize', scales=multi_scale,
-                     keep_ratio=True),
+                dict(
+                    type='RandomChoiceResize',
+                    scales=multi_scale,
+                    keep_ratio=True),
             ],
         ]),
     dict(type='PackDetInputs'),
@@ -82,8 +88,13 @@ max_epochs = 8
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=10),
-    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True,
-         milestones=[6], gamma=0.1),
+    dict(
+        type='MultiStepLR',
+        begin=0,
+        end=max_epochs,
+        by_epoch=True,
+        milestones=[6],
+        gamma=0.1),
 ]
 default_hooks = dict(
     logger=dict(interval=1), checkpoint=dict(interval=max_epochs))

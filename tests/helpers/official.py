@@ -219,19 +219,21 @@ def official_vsa(x, state, prefix, heads, ws):
 
     padded = F.pad(x, (0, pad_r, 0, pad_d))
     transform = F.conv2d(
-        F.leaky_relu(F.avg_pool2d(padded, ws)),
-        state[prefix + 'transform.2.weight'],
+        F.leaky_relu(F.avg_pool2d(padded,
+                                  ws)), state[prefix + 'transform.2.weight'],
         state[prefix + 'transform.2.bias']).reshape(b * heads, 4, nh, nw)
     off_x = transform[:, 0] / nw
     off_y = transform[:, 1] / nh
     scale_x, scale_y = transform[:, 2] + 1, transform[:, 3] + 1
     # (b*heads, nh, p, nw, q)
-    grid_x = (centres[0][None, :, None, :, None] +
-              scale_x[:, :, None, :, None] * base_w[None, None, None, None, :]
-              + off_x[:, :, None, :, None]).expand(-1, -1, ws, -1, -1)
-    grid_y = (centres[1][None, :, None, :, None] +
-              scale_y[:, :, None, :, None] * base_h[None, None, :, None, None]
-              + off_y[:, :, None, :, None]).expand(-1, -1, -1, -1, ws)
+    grid_x = (
+        centres[0][None, :, None, :, None] +
+        scale_x[:, :, None, :, None] * base_w[None, None, None, None, :] +
+        off_x[:, :, None, :, None]).expand(-1, -1, ws, -1, -1)
+    grid_y = (
+        centres[1][None, :, None, :, None] +
+        scale_y[:, :, None, :, None] * base_h[None, None, :, None, None] +
+        off_y[:, :, None, :, None]).expand(-1, -1, -1, -1, ws)
     grid = torch.stack([grid_x, grid_y], -1).reshape(b * heads, eh, ew, 2)
 
     qkv = F.conv2d(x, state[prefix + 'qkv.weight'][:, :, None, None],
@@ -257,12 +259,16 @@ def official_vsa(x, state, prefix, heads, ws):
 
 
 def official_swin_vsa_logits(state, images):
+
     def ln(t, name):
         return F.layer_norm(t, t.shape[-1:], state[name + '.weight'],
                             state[name + '.bias'])
 
-    x = F.conv2d(images, state['patch_embed.proj.weight'],
-                 state['patch_embed.proj.bias'], stride=4)
+    x = F.conv2d(
+        images,
+        state['patch_embed.proj.weight'],
+        state['patch_embed.proj.bias'],
+        stride=4)
     b, channels, h, w = x.shape
     x = ln(x.flatten(2).transpose(1, 2), 'patch_embed.norm')
     for i, (depth, heads) in enumerate(
@@ -276,8 +282,9 @@ def official_swin_vsa_logits(state, images):
                 state[p + 'pos.bias'],
                 padding=WINDOW // 2,
                 groups=channels).flatten(2).transpose(1, 2)
-            attn_in = ln(x, p + 'norm1').transpose(1, 2).reshape(
-                b, channels, h, w)
+            attn_in = ln(x,
+                         p + 'norm1').transpose(1,
+                                                2).reshape(b, channels, h, w)
             x = x + official_vsa(attn_in, state, p + 'attn.', heads, WINDOW)
             hidden = F.gelu(
                 F.linear(
@@ -298,8 +305,7 @@ def official_swin_vsa_logits(state, images):
     return F.linear(x, state['head.weight'], state['head.bias'])
 
 
-def official_vsa_classification(x, state, prefix, heads, ws, out_dim,
-                                scale):
+def official_vsa_classification(x, state, prefix, heads, ws, out_dim, scale):
     """ViTAE-VSA's classification VSAWindowAttention on a (b, C, h, w) map
     whose sides are multiples of ``ws`` (the official code's setting)."""
     b, _, h, w = x.shape
@@ -410,8 +416,12 @@ def official_vitaev2_vsa_logits(state, images, settings, ws=7):
         prm_dims, h, w = prm.shape[1:]
         t = tokens(prm)
         t = t + tokens(
-            F.conv2d(prm, state[rc + 'pos.weight'], state[rc + 'pos.bias'],
-                     padding=3, groups=prm_dims))
+            F.conv2d(
+                prm,
+                state[rc + 'pos.weight'],
+                state[rc + 'pos.bias'],
+                padding=3,
+                groups=prm_dims))
         heads = settings['reduction_heads'][i]
         token_dims = settings['embed_dims'][i]
         attn = official_vsa_classification(
@@ -425,15 +435,19 @@ def official_vitaev2_vsa_logits(state, images, settings, ws=7):
         for j in range(depth):
             nc = f'layers.{i}.NC.{j}.'
             y = t + tokens(
-                F.conv2d(as_map(t, h, w), state[nc + 'pos.weight'],
-                         state[nc + 'pos.bias'], padding=3,
-                         groups=token_dims))
+                F.conv2d(
+                    as_map(t, h, w),
+                    state[nc + 'pos.weight'],
+                    state[nc + 'pos.bias'],
+                    padding=3,
+                    groups=token_dims))
             heads = settings['num_heads'][i]
             attn = official_vsa_classification(
                 as_map(ln(y, nc + 'norm1', 1e-6), h, w), state, nc + 'attn.',
                 heads, ws, token_dims, (token_dims // heads)**-0.5)
-            conv = official_pcm(as_map(t, h, w), state, nc + 'PCM.',
-                                (1, 1, 1), settings['groups'][i])
+            conv = official_pcm(
+                as_map(t, h, w), state, nc + 'PCM.', (1, 1, 1),
+                settings['groups'][i])
             t = t + tokens(attn) + tokens(conv)
             t = t + mlp(ln(t, nc + 'norm2', 1e-6), nc + 'mlp')
         x = as_map(t, h, w)

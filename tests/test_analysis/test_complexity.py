@@ -31,14 +31,17 @@ def test_vsa_layer_flops_match_a_hand_count():
 
 
 def test_complexity_tool_prints_every_preset():
-    result = subprocess.run(
-        [sys.executable,
-         str(TOOLS / 'analysis_tools' / 'model_complexity.py')],
-        check=True,
-        capture_output=True,
-        text=True)
-    rows = [line for line in result.stdout.splitlines()
-            if line.startswith('| ') and 'VSA' in line]
+    result = subprocess.run([
+        sys.executable,
+        str(TOOLS / 'analysis_tools' / 'model_complexity.py')
+    ],
+                            check=True,
+                            capture_output=True,
+                            text=True)
+    rows = [
+        line for line in result.stdout.splitlines()
+        if line.startswith('| ') and 'VSA' in line
+    ]
     assert len(rows) == 6
     swin_tiny = next(row for row in rows if row.startswith('| Swin-T'))
     params, flops = (float(v) for v in swin_tiny.split('|')[3:5])
@@ -50,8 +53,9 @@ def test_sdpa_attention_is_counted():
     channels, heads, tokens = 16, 4, 30
     layer = MultiheadSelfAttention(channels, heads).eval()
     with torch.no_grad():
-        flops, _ = count_flops_and_params(
-            layer, (torch.rand(2, tokens, channels), (5, 6)))
+        flops, _ = count_flops_and_params(layer,
+                                          (torch.rand(2, tokens, channels),
+                                           (5, 6)))
     projections = 2 * tokens * channels * 4 * channels  # qkv + proj
     attention = 2 * heads * tokens * tokens * 2 * (channels // heads)
     assert flops == projections + attention
@@ -60,7 +64,8 @@ def test_sdpa_attention_is_counted():
 def test_docs_tables_match_the_tools():
     """docs/ shows what the complexity and parameter tools print now."""
     result = subprocess.run(
-        [sys.executable, str(TOOLS / 'update_docs.py'), '--check'],
+        [sys.executable,
+         str(TOOLS / 'update_docs.py'), '--check'],
         capture_output=True,
         text=True)
     assert result.returncode == 0, result.stderr

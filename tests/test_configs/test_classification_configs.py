@@ -1,19 +1,19 @@
 """Every shipped config builds its model through its library's registry."""
 import glob
 import importlib
-import re
 import os.path as osp
+import re
 
 import pytest
 import torch
-from mmengine.config import Config
 from helpers.paths import REPO
+from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 ROOT = str(REPO)
 CONFIGS = sorted(
-    path
-    for path in glob.glob(osp.join(ROOT, 'configs', 'mmpretrain', '*', '*.py'))
+    path for path in glob.glob(
+        osp.join(ROOT, 'configs', 'mmpretrain', '*', '*.py'))
     if '_base_' not in path)
 
 
@@ -41,6 +41,7 @@ def test_classification_config_builds_and_computes_a_loss(path):
     cfg.model.backbone.pop('init_cfg', None)
     from mmpretrain.registry import MODELS
     from mmpretrain.structures import DataSample
+
     # As the Runner does: the top-level preprocessor completes the model's.
     cfg.model.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
@@ -57,8 +58,10 @@ def test_classification_config_builds_and_computes_a_loss(path):
     size = 64 if ours else 224  # mmpretrain's Swin needs 7x7 at stage 4
     samples = [DataSample().set_gt_label(label) for label in (1, 7)]
     data = model.data_preprocessor(
-        dict(inputs=[torch.randint(0, 255, (3, size, size),
-                                   dtype=torch.uint8)] * 2,
-             data_samples=samples), training=True)
+        dict(
+            inputs=[torch.randint(0, 255,
+                                  (3, size, size), dtype=torch.uint8)] * 2,
+            data_samples=samples),
+        training=True)
     losses = model(**data, mode='loss')
     assert torch.isfinite(losses['loss'])

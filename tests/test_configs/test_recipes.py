@@ -16,13 +16,11 @@ from typing import List
 
 import pytest
 import torch
+from helpers.paths import CONFIGS, REPO
 from mmengine.config import Config
 from mmengine.registry import PARAM_SCHEDULERS
 
-from helpers.paths import CONFIGS, REPO
-
 from vsa_mm.models.backbones import ViTAEv2
-
 
 VITAE_1K = {
     # config: (arch, drop path, weight decay)
@@ -48,11 +46,15 @@ FINETUNE_22K = {
 _MASK = 'mask-rcnn_{}_fpn_ms-crop-{}_coco.py'
 _CASCADE = 'cascade-mask-rcnn_{}_fpn_giou-4conv1fc_ms-crop-{}_coco.py'
 # config: (nominal drop path, per-stage layout, weight decay)
+VITAE_S = {'1x': (0.1, 'official', 0.045), '3x': (0.1, 'official', 0.05)}
+SWIN_DETECTION = (0.2, None, 0.05)
 DETECTION = {
-    **{f'mmdet/vitaev2/{pattern.format(model, sched)}':
-       (0.1, 'official', 0.045 if sched == '1x' else 0.05)
-       for model in ('vitaev2-s', 'vitaev2-s-window')
-       for pattern in (_MASK, _CASCADE) for sched in ('1x', '3x')},
+    **{
+        f'mmdet/vitaev2/{pattern.format(model, sched)}': VITAE_S[sched]
+        for model in ('vitaev2-s', 'vitaev2-s-window')
+        for pattern in (_MASK, _CASCADE)
+        for sched in ('1x', '3x')
+    },
     f"mmdet/vitaev2_vsa/{_MASK.format('vitaev2-s-vsa', '1x')}":
     (0.1, 'official', 0.05),
     f"mmdet/vitaev2_vsa/{_MASK.format('vitaev2-s-vsa', '3x')}":
@@ -65,9 +67,11 @@ DETECTION = {
     (0.35, 'official', 0.05),
     f"mmdet/vitaev2_vsa/{_CASCADE.format('vitaev2-48m-vsa', '3x')}":
     (0.45, 'official', 0.05),
-    **{f'mmdet/swin_vsa/{pattern.format("swin-t-vsa", sched)}':
-       (0.2, None, 0.05)
-       for pattern in (_MASK, _CASCADE) for sched in ('1x', '3x')},
+    **{
+        f'mmdet/swin_vsa/{pattern.format("swin-t-vsa", sched)}': SWIN_DETECTION
+        for pattern in (_MASK, _CASCADE)
+        for sched in ('1x', '3x')
+    },
 }
 SEGMENTATION = sorted(
     str(path.relative_to(CONFIGS))
@@ -93,8 +97,10 @@ def official_drop_path_rates(depths: List[int], rate: float) -> List[float]:
 
 
 def built_drop_path_rates(backbone_cfg: dict) -> List[float]:
-    cfg = {k: v for k, v in backbone_cfg.items()
-           if k not in ('type', 'init_cfg')}
+    cfg = {
+        k: v
+        for k, v in backbone_cfg.items() if k not in ('type', 'init_cfg')
+    }
     model = ViTAEv2(**cfg)
     return [
         cell.drop_path.drop_prob for stage in model.stages
@@ -256,8 +262,10 @@ def test_segmentation_recipe(relative):
 
 def test_segmentation_usage_lines_use_the_config_batch():
     """Every documented launch of a segmentation config uses 8 GPUs."""
-    documents = [REPO / 'README.md', *REPO.glob('docs/**/*.md'),
-                 *CONFIGS.glob('mmseg/**/README.md')]
+    documents = [
+        REPO / 'README.md', *REPO.glob('docs/**/*.md'),
+        *CONFIGS.glob('mmseg/**/README.md')
+    ]
     launches = []
     for document in documents:
         text = document.read_text(encoding='utf-8').replace('\\\n', ' ')
@@ -266,10 +274,10 @@ def test_segmentation_usage_lines_use_the_config_batch():
     assert all(line.endswith('--gpus 8') for line in launches), launches
 
 
-CONFIGS_WITH_OFFICIAL_LAYOUT = sorted(
-    [*VITAE_1K, *(rel for rel in DETECTION if DETECTION[rel][1]),
-     *(rel for rel in SEGMENTATION
-       if 'vitaev2' in rel and 'ms-flip' not in rel)])
+CONFIGS_WITH_OFFICIAL_LAYOUT = sorted([
+    *VITAE_1K, *(rel for rel in DETECTION if DETECTION[rel][1]),
+    *(rel for rel in SEGMENTATION if 'vitaev2' in rel and 'ms-flip' not in rel)
+])
 
 
 @pytest.mark.parametrize('relative', CONFIGS_WITH_OFFICIAL_LAYOUT)
@@ -293,8 +301,8 @@ def test_linear_layout_reaches_the_nominal_rate():
 
 IMAGENET_ROWS = [
     'mmpretrain/swin/swin-tiny_16xb64_in1k.py',
-    'mmpretrain/swin/swin-small_16xb64_in1k.py',
-    *SWIN_1K, *VITAE_1K, *FINETUNE_22K
+    'mmpretrain/swin/swin-small_16xb64_in1k.py', *SWIN_1K, *VITAE_1K,
+    *FINETUNE_22K
 ]
 
 

@@ -25,8 +25,7 @@ PAPER_ROWS = [
     for backbone in DET_BACKBONES + ('vitaev2_vsa/{}_vitaev2-48m-vsa', )
     for det, head in (('mask-rcnn', ''),
                       ('cascade-mask-rcnn', 'giou-4conv1fc_'))
-    for sched in ('1x', '3x')
-    if '48m' not in backbone or sched == '3x'
+    for sched in ('1x', '3x') if '48m' not in backbone or sched == '3x'
 ] + [
     f'mmseg/{folder}/upernet_{model}_8xb2-{iters}_cityscapes-{crop}{test}.py'
     for folder, model in (('swin', 'swin-t'), ('swin_vsa', 'swin-t-vsa'),
@@ -58,8 +57,10 @@ def _param_table():
 
 
 def test_every_paper_row_has_a_config():
-    missing = [row for row in PAPER_ROWS
-               if not osp.isfile(osp.join(REPO, 'configs', row))]
+    missing = [
+        row for row in PAPER_ROWS
+        if not osp.isfile(osp.join(REPO, 'configs', row))
+    ]
     assert not missing
 
 

@@ -6,9 +6,9 @@ import pytest
 from helpers.paths import REPO
 
 PAGES = sorted(
-    path for path in REPO.rglob('*.md')
-    if not any(part.startswith('.') or part in ('data', 'work_dirs')
-               for part in path.relative_to(REPO).parts))
+    path for path in REPO.rglob('*.md') if not any(
+        part.startswith('.') or part in ('data', 'work_dirs')
+        for part in path.relative_to(REPO).parts))
 LINK = re.compile(r'\]\(([^)\s]+)\)')
 
 
@@ -33,14 +33,15 @@ def test_relative_links_resolve_inside_the_repository(page):
 
 
 def test_no_file_points_to_material_outside_the_repository():
-    outside = ['../' + 'shared', 'vsa-' + 'spec', 'VSA-' + 'README',
-               'outside ' + 'check']
+    outside = [
+        '../' + 'shared', 'vsa-' + 'spec', 'VSA-' + 'README',
+        'outside ' + 'check'
+    ]
     tracked = [
-        path for path in REPO.rglob('*')
-        if path.is_file() and path.suffix in ('.py', '.md', '.yml', '.txt',
-                                              '.sh', '.cfg')
-        and not any(part.startswith('.') or part in ('data', 'work_dirs')
-                    for part in path.relative_to(REPO).parts)
+        path for path in REPO.rglob('*') if path.is_file() and path.suffix in (
+            '.py', '.md', '.yml', '.txt', '.sh', '.cfg') and not any(
+                part.startswith('.') or part in ('data', 'work_dirs')
+                for part in path.relative_to(REPO).parts)
     ]
     found = [(path.relative_to(REPO).as_posix(), word) for path in tracked
              for word in outside

@@ -9,8 +9,9 @@ from mmengine.runner import Runner
 
 from vsa_mm.engine import RequirePretrainedHook
 
-FINETUNE = (CONFIGS / 'mmpretrain' / 'vitaev2_vsa' /
-            'vitaev2-48m-vsa_in21k-pre_8xb128_in1k.py')
+FINETUNE = (
+    CONFIGS / 'mmpretrain' / 'vitaev2_vsa' /
+    'vitaev2-48m-vsa_in21k-pre_8xb128_in1k.py')
 
 
 def runner_for(tmp_path: Path, train: bool, **backbone) -> Runner:
@@ -20,8 +21,7 @@ def runner_for(tmp_path: Path, train: bool, **backbone) -> Runner:
     runner = Runner.from_cfg(cfg)
     if train:
         # What Runner.train() does before its before_run hooks.
-        runner.optim_wrapper = runner.build_optim_wrapper(
-            runner.optim_wrapper)
+        runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
     return runner
 
 
@@ -43,8 +43,8 @@ def test_missing_22k_weights_stop_training_before_it_starts(tmp_path):
 def test_training_starts_when_the_weights_exist(tmp_path):
     weights = tmp_path / 'in21k.pth'
     torch.save({'state_dict': {}}, weights)
-    init_cfg = dict(type='Pretrained', checkpoint=str(weights),
-                    prefix='backbone.')
+    init_cfg = dict(
+        type='Pretrained', checkpoint=str(weights), prefix='backbone.')
     runner = runner_for(tmp_path, train=True, init_cfg=init_cfg)
     guard(runner).before_run(runner)
 

@@ -53,8 +53,9 @@ def write_json(path: str, data) -> str:
 def hand_samples(val_paths: Sequence[str]) -> List[dict]:
     """Data-sample dicts of :data:`HAND_CASE` for the given image paths."""
     return [
-        dict(img_path=path,
-             pred_score=ranking_scores(HAND_CASE[osp.basename(path)][0]))
+        dict(
+            img_path=path,
+            pred_score=ranking_scores(HAND_CASE[osp.basename(path)][0]))
         for path in val_paths
     ]
 

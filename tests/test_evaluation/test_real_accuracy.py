@@ -33,10 +33,11 @@ def demo_val(tmp_path_factory):
     from mmpretrain.datasets import CustomDataset
     root = make_imagenet_set(
         str(tmp_path_factory.mktemp('demo') / 'imagenet'),
-        per_class_train=1, per_class_val=3, size=32)
+        per_class_train=1,
+        per_class_val=3,
+        size=32)
     dataset = CustomDataset(data_root=root, data_prefix='val', pipeline=[])
-    paths = [dataset.get_data_info(i)['img_path']
-             for i in range(len(dataset))]
+    paths = [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
     assert sorted(osp.basename(p) for p in paths) == list(HAND_CASE)
     assert list(HAND_CASE) == sorted(HAND_CASE)
     return paths
@@ -45,8 +46,9 @@ def demo_val(tmp_path_factory):
 @pytest.fixture
 def hand_json(tmp_path):
     """real.json of :data:`HAND_CASE` (entries in sorted file-name order)."""
-    return write_json(str(tmp_path / 'real.json'),
-                      [labels for _, labels in HAND_CASE.values()])
+    return write_json(
+        str(tmp_path / 'real.json'),
+        [labels for _, labels in HAND_CASE.values()])
 
 
 def _evaluate(metric, samples, size, batch=4):
@@ -61,8 +63,11 @@ def test_hand_computed_case(demo_val, hand_json):
     # top-5 of a 4-class model counts every class: all 10 are right.
     metric = ReaLAccuracy(hand_json)
     result = _evaluate(metric, hand_samples(demo_val), 12)
-    assert result == {'real/top1': 40.0, 'real/top5': 100.0,
-                      'real/num_images': 10}
+    assert result == {
+        'real/top1': 40.0,
+        'real/top5': 100.0,
+        'real/num_images': 10
+    }
     # results are cleared: a second round gives the same numbers
     assert _evaluate(metric, hand_samples(demo_val), 12) == result
 
@@ -72,21 +77,21 @@ def test_mmpretrain_data_samples_next_to_accuracy(demo_val, hand_json):
     from mmpretrain.structures import DataSample
     dataset = CustomDataset(
         data_root=osp.dirname(osp.dirname(osp.dirname(demo_val[0]))),
-        data_prefix='val', pipeline=[])
+        data_prefix='val',
+        pipeline=[])
     samples = []
     for i in range(len(dataset)):
         info = dataset.get_data_info(i)
         ranking = HAND_CASE[osp.basename(info['img_path'])][0]
-        sample = DataSample(metainfo=dict(
-            img_path=info['img_path'], sample_idx=i))
+        sample = DataSample(
+            metainfo=dict(img_path=info['img_path'], sample_idx=i))
         sample.set_gt_label(info['gt_label'])
         sample.set_pred_score(ranking_scores(ranking))
         samples.append(sample)
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         evaluator = Evaluator([
             dict(type='Accuracy', topk=(1, )),
-            dict(type='vsa_mm.ReaLAccuracy', real_json=hand_json,
-                 topk=(1, 2)),
+            dict(type='vsa_mm.ReaLAccuracy', real_json=hand_json, topk=(1, 2)),
         ])
     evaluator.process(samples[:5])
     evaluator.process(samples[5:])
@@ -109,8 +114,10 @@ def test_hand_case_matches_timm(demo_val, hand_json):
     # timm keys real.json entry i by ILSVRC2012_val_{i + 1:08d}.JPEG, so
     # each demo image gets the ILSVRC name of its sorted position.
     position = {name: i for i, name in enumerate(sorted(HAND_CASE))}
-    filenames = [f'ILSVRC2012_val_{position[osp.basename(p)] + 1:08d}.JPEG'
-                 for p in demo_val]
+    filenames = [
+        f'ILSVRC2012_val_{position[osp.basename(p)] + 1:08d}.JPEG'
+        for p in demo_val
+    ]
     samples = hand_samples(demo_val)
     outputs = torch.stack([s['pred_score'] for s in samples])
     reference = _timm_accuracy(hand_json, filenames, outputs, (1, 2))
@@ -124,17 +131,19 @@ def test_imagenet_names_match_timm_on_random_predictions(tmp_path):
     rng = np.random.default_rng(0)
     num_images, num_classes = 300, 10
     real = [
-        sorted(rng.choice(num_classes, rng.integers(0, 4),
-                          replace=False).tolist()) for _ in range(num_images)
+        sorted(
+            rng.choice(num_classes, rng.integers(0, 4),
+                       replace=False).tolist()) for _ in range(num_images)
     ]
     real_json = write_json(str(tmp_path / 'real.json'), real)
     names = [f'ILSVRC2012_val_{i + 1:08d}.JPEG' for i in range(num_images)]
     # loader order: shuffled, images in class folders
     order = rng.permutation(num_images)
-    paths = [f'data/imagenet/val/n{rng.integers(10):08d}/{names[i]}'
-             for i in order]
-    outputs = torch.from_numpy(
-        rng.standard_normal((num_images, num_classes))).float()
+    paths = [
+        f'data/imagenet/val/n{rng.integers(10):08d}/{names[i]}' for i in order
+    ]
+    outputs = torch.from_numpy(rng.standard_normal(
+        (num_images, num_classes))).float()
     reference = _timm_accuracy(real_json, paths, outputs, (1, 5))
     samples = [dict(img_path=p, pred_score=s) for p, s in zip(paths, outputs)]
     # our metric sees another order, plus padding repeats
@@ -163,14 +172,13 @@ def test_order_and_padding_do_not_matter(demo_val, hand_json):
 def test_explicit_filenames(demo_val, tmp_path):
     # entries in reverse name order, mapped by an explicit name list
     names = sorted(HAND_CASE)[::-1]
-    real_json = write_json(str(tmp_path / 'real.json'),
-                           [HAND_CASE[n][1] for n in names])
+    real_json = write_json(
+        str(tmp_path / 'real.json'), [HAND_CASE[n][1] for n in names])
     listing = tmp_path / 'names.txt'
     listing.write_text(''.join(f'val/{n}\n' for n in names))
     for filenames in (names, str(listing)):
         metric = ReaLAccuracy(real_json, topk=(1, 2), filenames=filenames)
-        assert _evaluate(metric, hand_samples(demo_val),
-                         12) == HAND_EXPECTED
+        assert _evaluate(metric, hand_samples(demo_val), 12) == HAND_EXPECTED
     # the same file under the sorted-name rule pairs other labels
     metric = ReaLAccuracy(real_json, topk=(1, 2))
     assert _evaluate(metric, hand_samples(demo_val), 12) != HAND_EXPECTED
@@ -187,7 +195,9 @@ def test_label_file_errors(tmp_path):
     with pytest.raises(ValueError, match='broken.json.*not valid JSON'):
         ReaLAccuracy(str(not_json))
     cases = {
-        'dict': ({'a': [1]}, 'non-empty list'),
+        'dict': ({
+            'a': [1]
+        }, 'non-empty list'),
         'empty': ([], 'non-empty list'),
         'flat': ([1, 2], 'entry 0 .* list of class indices'),
         'string': ([[1], ['3']], "entry 1 .* '3'"),
@@ -214,16 +224,14 @@ def test_topk_errors(hand_json):
 def test_mapping_errors(demo_val, hand_json, tmp_path):
     samples = hand_samples(demo_val)
     # more entries than evaluated images (and the reverse)
-    long_json = write_json(str(tmp_path / 'long.json'),
-                           [[0]] * 13)
+    long_json = write_json(str(tmp_path / 'long.json'), [[0]] * 13)
     with pytest.raises(ValueError, match=r'12 images .* 13 entries'):
         _evaluate(ReaLAccuracy(long_json), samples, 12)
     with pytest.raises(ValueError, match=r'11 images .* 12 entries'):
         _evaluate(ReaLAccuracy(hand_json), samples[1:], 11)
     # a file name that has no entry
     names = sorted(HAND_CASE)
-    metric = ReaLAccuracy(hand_json,
-                          filenames=names[:-1] + ['other.JPEG'])
+    metric = ReaLAccuracy(hand_json, filenames=names[:-1] + ['other.JPEG'])
     with pytest.raises(ValueError, match="'horse_0002.JPEG' has no ReaL"):
         _evaluate(metric, samples, 12)
     with pytest.raises(ValueError, match='11 names .* 12 entries'):
@@ -256,8 +264,8 @@ def test_sample_errors(hand_json):
     with pytest.raises(ValueError, match="'pred_score'"):
         metric.process(None, [dict(img_path='a.JPEG')])
     with pytest.raises(ValueError, match=r'shape .* \(2, 2\)'):
-        metric.process(None, [dict(img_path='a.JPEG',
-                                   pred_score=torch.ones(2, 2))])
+        metric.process(None,
+                       [dict(img_path='a.JPEG', pred_score=torch.ones(2, 2))])
     with pytest.raises(TypeError, match='list'):
         metric.process(None, [['a.JPEG']])
 
@@ -308,29 +316,29 @@ def test_real_test_configs(name, tmp_path):
     assert cfg.test_dataloader == row.test_dataloader
     accuracy, real = cfg.test_evaluator
     assert accuracy == dict(type='Accuracy', topk=(1, 5))
-    assert real == dict(type='vsa_mm.ReaLAccuracy',
-                        real_json='data/imagenet/real.json', topk=(1, 5))
+    assert real == dict(
+        type='vsa_mm.ReaLAccuracy',
+        real_json='data/imagenet/real.json',
+        topk=(1, 5))
     real.real_json = write_json(str(tmp_path / 'real.json'), [[1]])
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
         evaluator = Evaluator(cfg.test_evaluator)
-    assert [type(m).__name__ for m in evaluator.metrics] == [
-        'Accuracy', 'ReaLAccuracy'
-    ]
+    assert [type(m).__name__
+            for m in evaluator.metrics] == ['Accuracy', 'ReaLAccuracy']
 
 
 def test_every_real_test_config_is_listed():
     found = sorted(
-        osp.relpath(p, osp.join(REPO, 'configs', 'mmpretrain'))
-        for p in glob(osp.join(REPO, 'configs', 'mmpretrain', '*',
-                               '*_real-test.py')))
+        osp.relpath(p, osp.join(REPO, 'configs', 'mmpretrain')) for p in glob(
+            osp.join(REPO, 'configs', 'mmpretrain', '*', '*_real-test.py')))
     assert found == sorted(TWIN_CONFIGS)
 
 
 def test_cfg_options_route(tmp_path):
     # the README's --cfg-options line for configs without a twin
-    cfg = Config.fromfile(osp.join(
-        REPO, 'configs', 'mmpretrain', 'swin_vsa',
-        'swin-tiny-vsa_8xb128_in1k.py'))
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs', 'mmpretrain', 'swin_vsa',
+                 'swin-tiny-vsa_8xb128_in1k.py'))
     real_json = write_json(str(tmp_path / 'real.json'), [[1]])
     cfg.merge_from_dict({
         'test_evaluator.type': 'vsa_mm.ReaLAccuracy',
@@ -346,6 +354,9 @@ def test_vsa_mm_does_not_import_mmpretrain():
     code = ('import sys, vsa_mm.evaluation; '
             "print('loaded:', sorted(m for m in sys.modules "
             "if m.split('.')[0] in ('mmpretrain', 'timm')))")
-    output = subprocess.run([sys.executable, '-c', code], cwd=REPO,
-                            check=True, capture_output=True, text=True)
+    output = subprocess.run([sys.executable, '-c', code],
+                            cwd=REPO,
+                            check=True,
+                            capture_output=True,
+                            text=True)
     assert 'loaded: []' in output.stdout.splitlines()

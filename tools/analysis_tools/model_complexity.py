@@ -35,8 +35,8 @@ def main() -> None:
     args = parser.parse_args()
     image = torch.rand(1, 3, args.size, args.size)
     lines = [
-        f'backbones at {args.size}x{args.size} (without classifier heads)',
-        '', '| backbone | config arch | params (M) | FLOPs (G) |',
+        f'backbones at {args.size}x{args.size} (without classifier heads)', '',
+        '| backbone | config arch | params (M) | FLOPs (G) |',
         '|---|---|---:|---:|'
     ]
     for name, backbone, arch in PRESETS:

@@ -28,8 +28,8 @@ class Row(NamedTuple):
     paper_params: Optional[float]  # millions
 
 
-def iter_models(index: str = osp.join(ROOT, 'model-index.yml')
-                ) -> Iterator[Row]:
+def iter_models(index: str = osp.join(ROOT,
+                                      'model-index.yml')) -> Iterator[Row]:
     """Detection and segmentation models listed by the model index."""
     with open(index, encoding='utf-8') as f:
         metafiles = yaml.safe_load(f)['Import']
@@ -56,8 +56,10 @@ def count_params(config: str) -> float:
 
 def format_table(rows: List[Row], counts: List[float]) -> str:
     """Markdown table: model, ours, paper, relative difference."""
-    lines = ['| model | params (ours) | #params (paper) | difference |',
-             '|:---|---:|---:|---:|']
+    lines = [
+        '| model | params (ours) | #params (paper) | difference |',
+        '|:---|---:|---:|---:|'
+    ]
     for row, count in zip(rows, counts):
         if row.paper_params is None:
             paper = diff = '-'

@@ -46,11 +46,12 @@ def random_view(image: np.ndarray, size: Tuple[int, int],
         interpolation=cv2.INTER_AREA)
 
 
-def paste_objects(canvas: np.ndarray,
-                  labels: Sequence[str],
-                  rng: np.random.Generator,
-                  scale_range: Tuple[float, float] = (0.25, 0.6)
-                  ) -> List[Instance]:
+def paste_objects(
+    canvas: np.ndarray,
+    labels: Sequence[str],
+    rng: np.random.Generator,
+    scale_range: Tuple[float, float] = (0.25, 0.6)
+) -> List[Instance]:
     """Paste one random cut-out of each label onto ``canvas`` (in place).
 
     Later objects occlude earlier ones and the masks of the earlier ones

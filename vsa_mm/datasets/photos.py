@@ -60,8 +60,8 @@ def _coins() -> List[Cutout]:
     for region in measure.regionprops(measure.label(fg)):
         if 1500 <= region.area <= 6000:
             top, left, bottom, right = region.bbox
-            cutouts.append((image[top:bottom, left:right],
-                            region.image.copy()))
+            cutouts.append((image[top:bottom,
+                                  left:right], region.image.copy()))
     return cutouts
 
 

@@ -78,8 +78,7 @@ def load_real_labels(real_json: PathLike) -> List[List[int]]:
             of non-negative ints.
     """
     if not isinstance(real_json, (str, os.PathLike)):
-        raise TypeError(
-            f'real_json must be a path (str), got {real_json!r}')
+        raise TypeError(f'real_json must be a path (str), got {real_json!r}')
     path = os.fspath(real_json)
     if not osp.isfile(path):
         raise FileNotFoundError(f'ReaL label file {path!r} does not exist; '
@@ -278,10 +277,10 @@ class ReaLAccuracy(BaseMetric):
                     best=best.tolist(),
                     num_classes=score.numel()))
 
-    def compute_metrics(self,
-                        results: List[dict],
-                        size: Optional[int] = None
-                        ) -> Dict[str, Union[float, int]]:
+    def compute_metrics(
+            self,
+            results: List[dict],
+            size: Optional[int] = None) -> Dict[str, Union[float, int]]:
         """ReaL accuracies of the gathered results.
 
         Args:

@@ -21,8 +21,12 @@ train_pipeline = [
     dict(
         type='RandomChoice',
         transforms=[
-            [dict(type='RandomChoiceResize', scales=multi_scale,
-                  keep_ratio=True)],
+            [
+                dict(
+                    type='RandomChoiceResize',
+                    scales=multi_scale,
+                    keep_ratio=True)
+            ],
             [
                 dict(
                     type='RandomChoiceResize',
@@ -33,8 +37,10 @@ train_pipeline = [
                     crop_type='absolute_range',
                     crop_size=(384, 600),
                     allow_negative_crop=True),
-                dict(type='RandomChoiceResize', scales=multi_scale,
-                     keep_ratio=True),
+                dict(
+                    type='RandomChoiceResize',
+                    scales=multi_scale,
+                    keep_ratio=True),
             ],
         ]),
     dict(type='PackDetInputs'),
@@ -44,10 +50,15 @@ train_dataloader = dict(batch_size=2, dataset=dict(pipeline=train_pipeline))
 max_epochs = 36
 train_cfg = dict(max_epochs=max_epochs)
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,
-         end=500),
-    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True,
-         milestones=[27, 33], gamma=0.1),
+    dict(
+        type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=500),
+    dict(
+        type='MultiStepLR',
+        begin=0,
+        end=max_epochs,
+        by_epoch=True,
+        milestones=[27, 33],
+        gamma=0.1),
 ]
 optim_wrapper = dict(
     type='OptimWrapper',

@@ -7,8 +7,5 @@ _base_ = [
     '../../_base_/backbones/swin-t-vsa.py',
 ]
 model = dict(
-    backbone=dict(
-        _base_.backbone,
-        _delete_=True,
-        drop_path_rate=0.2),
+    backbone=dict(_base_.backbone, _delete_=True, drop_path_rate=0.2),
     neck=dict(in_channels=_base_.backbone_channels))

@@ -28,8 +28,7 @@ val_dataloader = dict(batch_size=128)
 test_dataloader = dict(batch_size=128)
 
 optim_wrapper = dict(
-    optimizer=dict(lr=1e-3, weight_decay=0.05),
-    clip_grad=dict(max_norm=5.0))
+    optimizer=dict(lr=1e-3, weight_decay=0.05), clip_grad=dict(max_norm=5.0))
 
 default_hooks = dict(
     checkpoint=dict(
@@ -39,7 +38,10 @@ default_hooks = dict(
         save_best='accuracy/top1',
         rule='greater'))
 custom_hooks = [
-    dict(type='EMAHook', momentum=4e-5, update_buffers=True,
-         priority='ABOVE_NORMAL'),
+    dict(
+        type='EMAHook',
+        momentum=4e-5,
+        update_buffers=True,
+        priority='ABOVE_NORMAL'),
     dict(type='vsa_mm.ExactResumeHook'),
 ]

@@ -78,9 +78,7 @@ param_scheduler = [
         end=cosine_epochs + 1),
 ]
 train_cfg = dict(
-    by_epoch=True,
-    max_epochs=cosine_epochs + cooldown_epochs,
-    val_interval=1)
+    by_epoch=True, max_epochs=cosine_epochs + cooldown_epochs, val_interval=1)
 val_cfg = dict()
 test_cfg = dict()
 auto_scale_lr = dict(base_batch_size=1024)
@@ -93,7 +91,10 @@ default_hooks = dict(
         save_best='accuracy/top1',
         rule='greater'))
 custom_hooks = [
-    dict(type='EMAHook', momentum=8e-5, update_buffers=True,
-         priority='ABOVE_NORMAL'),
+    dict(
+        type='EMAHook',
+        momentum=8e-5,
+        update_buffers=True,
+        priority='ABOVE_NORMAL'),
     dict(type='vsa_mm.ExactResumeHook'),
 ]

@@ -48,7 +48,10 @@ custom_hooks = [
         type='vsa_mm.RequirePretrainedHook',
         hint='Convert the ImageNet-22K checkpoint with '
         'tools/model_converters/vitaev2_vsa_to_vsa_mm.py.'),
-    dict(type='EMAHook', momentum=8e-5, update_buffers=True,
-         priority='ABOVE_NORMAL'),
+    dict(
+        type='EMAHook',
+        momentum=8e-5,
+        update_buffers=True,
+        priority='ABOVE_NORMAL'),
     dict(type='vsa_mm.ExactResumeHook'),
 ]

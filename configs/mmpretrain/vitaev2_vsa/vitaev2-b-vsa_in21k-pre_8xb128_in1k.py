@@ -6,7 +6,5 @@ _base_ = ['./vitaev2-48m-vsa_in21k-pre_8xb128_in1k.py']
 
 pretrained = 'checkpoints/vitaev2-b-vsa_in21k.pth'
 model = dict(
-    backbone=dict(
-        arch='b-vsa',
-        init_cfg=dict(checkpoint=pretrained)),
+    backbone=dict(arch='b-vsa', init_cfg=dict(checkpoint=pretrained)),
     head=dict(in_channels=1024))

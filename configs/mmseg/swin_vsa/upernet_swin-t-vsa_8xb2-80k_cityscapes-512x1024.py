@@ -7,9 +7,6 @@ _base_ = [
     '../../_base_/backbones/swin-t-vsa.py',
 ]
 model = dict(
-    backbone=dict(
-        _base_.backbone,
-        _delete_=True,
-        drop_path_rate=0.3),
+    backbone=dict(_base_.backbone, _delete_=True, drop_path_rate=0.3),
     decode_head=dict(in_channels=_base_.backbone_channels),
     auxiliary_head=dict(in_channels=_base_.backbone_channels[2]))

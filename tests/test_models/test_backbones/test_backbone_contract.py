@@ -36,8 +36,8 @@ def stage_modules(model):
     return list(model.stages)
 
 
-@pytest.mark.parametrize('hw', [(224, 224), (511, 511), (112, 137),
-                                (65, 33), (800, 1216)])
+@pytest.mark.parametrize('hw', [(224, 224), (511, 511), (112, 137), (65, 33),
+                                (800, 1216)])
 def test_any_input_size_gives_four_strided_maps(backbone, hw):
     model = backbone().eval()
     with torch.no_grad():
@@ -56,8 +56,8 @@ def test_out_indices_select_and_may_count_from_the_end(backbone):
     assert model.out_indices == (1, 3)
     with torch.no_grad():
         outs = model(torch.rand(1, 3, 64, 64))
-    assert [out.shape[1] for out in outs] == [model.num_features[1],
-                                              model.num_features[3]]
+    assert [out.shape[1]
+            for out in outs] == [model.num_features[1], model.num_features[3]]
 
 
 def test_frozen_stages_have_no_gradients_and_stay_in_eval(backbone):
@@ -103,8 +103,7 @@ def test_drop_path_rises_linearly_to_the_nominal_rate(backbone):
         module.drop_prob for name, module in model.named_modules()
         if name.endswith('.drop_path') and '.reduction.' not in name
     ]
-    assert rates == pytest.approx(
-        torch.linspace(0, 0.3, len(rates)).tolist())
+    assert rates == pytest.approx(torch.linspace(0, 0.3, len(rates)).tolist())
 
 
 def test_pretrained_init_cfg_with_prefix_loads_every_weight(

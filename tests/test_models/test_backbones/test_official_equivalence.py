@@ -18,8 +18,10 @@ from vsa_mm.models.utils import convert_swin, convert_vitaev2_vsa
 
 def test_converted_swin_vsa_reproduces_official_logits():
     official = official_swin_state_dict(vsa=True, seed=3)
-    official = {k: v.double() if v.is_floating_point() else v
-                for k, v in official.items()}
+    official = {
+        k: v.double() if v.is_floating_point() else v
+        for k, v in official.items()
+    }
     for key in official:  # moderate regression: windows move and stretch
         if 'transform' in key:
             official[key] = official[key] * 0.3
@@ -33,16 +35,17 @@ def test_converted_swin_vsa_reproduces_official_logits():
     model.load_state_dict(backbone_state, strict=True)
     with torch.no_grad():
         features = model(images)[-1].mean((2, 3))
-    logits = F.linear(features, head_state['fc.weight'],
-                      head_state['fc.bias'])
+    logits = F.linear(features, head_state['fc.weight'], head_state['fc.bias'])
     assert logits.shape == (2, CLASSES)
     torch.testing.assert_close(logits, expected, rtol=1e-9, atol=1e-9)
 
 
 def test_converted_vitaev2_vsa_reproduces_official_logits():
     official = official_vitaev2_vsa_state_dict(SMALL, classes=CLASSES)
-    official = {k: v.double() if v.is_floating_point() else v
-                for k, v in official.items()}
+    official = {
+        k: v.double() if v.is_floating_point() else v
+        for k, v in official.items()
+    }
     images = torch.rand(2, 3, 224, 224, dtype=torch.float64)
     expected = official_vitaev2_vsa_logits(official, images, SMALL)
 
@@ -51,6 +54,5 @@ def test_converted_vitaev2_vsa_reproduces_official_logits():
     model.load_state_dict(backbone_state, strict=True)
     with torch.no_grad():
         features = model(images)[-1].mean((2, 3))
-    logits = F.linear(features, head_state['fc.weight'],
-                      head_state['fc.bias'])
+    logits = F.linear(features, head_state['fc.weight'], head_state['fc.bias'])
     torch.testing.assert_close(logits, expected, rtol=1e-9, atol=1e-9)

@@ -28,15 +28,13 @@ def test_presets_output_shapes(arch, channels):
     model = ViTAEv2(arch).eval()
     with torch.no_grad():
         outs = model(torch.rand(1, 3, 224, 224))
-    assert [tuple(o.shape) for o in outs] == [
-        (1, c, 56 // 2**i, 56 // 2**i) for i, c in enumerate(channels)
-    ]
+    assert [tuple(o.shape) for o in outs] == [(1, c, 56 // 2**i, 56 // 2**i)
+                                              for i, c in enumerate(channels)]
 
 
 @pytest.mark.parametrize('kernel,stride,dilation', [(7, 4, 1), (7, 4, 4),
                                                     (3, 2, 1), (3, 2, 2)])
-def test_pyramid_reduction_matches_official_padding(kernel, stride,
-                                                    dilation):
+def test_pyramid_reduction_matches_official_padding(kernel, stride, dilation):
     """For sizes divisible by the stride: the official symmetric padding."""
     torch.manual_seed(0)
     prm = PyramidReduction(5, 4, kernel, stride, [dilation])
@@ -99,7 +97,8 @@ def test_command_line_converter_recognises_the_preset(tmp_path):
     result = subprocess.run([
         sys.executable,
         str(TOOLS / 'model_converters' / 'vitaev2_vsa_to_vsa_mm.py'),
-        str(src), str(dst)
+        str(src),
+        str(dst)
     ],
                             check=True,
                             capture_output=True,
@@ -166,7 +165,8 @@ def test_converted_checkpoint_loads_into_the_shipped_classifier(tmp_path):
     subprocess.run([
         sys.executable,
         str(TOOLS / 'model_converters' / 'vitaev2_vsa_to_vsa_mm.py'),
-        str(src), str(dst)
+        str(src),
+        str(dst)
     ],
                    check=True,
                    capture_output=True)

@@ -34,8 +34,8 @@ def test_window_attention_is_torch_attention_per_padded_window(hw):
     height, width = hw
     x = torch.randn(1, height, width, 8, dtype=torch.float64)
     pad_h, pad_w = -height % 3, -width % 3
-    padded = torch.zeros(1, height + pad_h, width + pad_w, 8,
-                         dtype=torch.float64)
+    padded = torch.zeros(
+        1, height + pad_h, width + pad_w, 8, dtype=torch.float64)
     top, left = pad_h // 2, pad_w // 2
     padded[:, top:top + height, left:left + width] = x
     expected = torch.zeros_like(padded)

@@ -18,7 +18,8 @@ REGRESSION_KEYS = {
 }
 
 
-def randomise_regression(layer: VSAWindowAttention, std: float = 0.3,
+def randomise_regression(layer: VSAWindowAttention,
+                         std: float = 0.3,
                          seed: int = 0) -> None:
     """Give the regression heads non-zero weights (windows move/stretch)."""
     generator = torch.Generator().manual_seed(seed)
@@ -57,8 +58,7 @@ def merge_by_hand(windows: torch.Tensor, batch: int, height: int, width: int,
                                                   ((14, 21), 7, 16, 2),
                                                   ((28, 14), 7, 8, 4),
                                                   ((8, 12), 4, 6, 3)])
-def test_zero_regression_equals_window_msa(hw, ws, channels, heads,
-                                           backend):
+def test_zero_regression_equals_window_msa(hw, ws, channels, heads, backend):
     """Zero-initialised VSA is mmpretrain's WindowMSA window by window."""
     torch.manual_seed(0)
     reference = WindowMSA(channels, (ws, ws), heads).double()
@@ -169,10 +169,10 @@ def test_sampling_matches_grid_sample():
     """The gather sampler equals F.grid_sample, values and gradients."""
     torch.manual_seed(0)
     batch, height, width, heads, channels = 2, 5, 6, 3, 4
-    x = torch.randn(batch, height, width, 3, dtype=torch.float64,
-                    requires_grad=True)
-    weight = torch.randn(heads * channels, 3, dtype=torch.float64,
-                         requires_grad=True)
+    x = torch.randn(
+        batch, height, width, 3, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(
+        heads * channels, 3, dtype=torch.float64, requires_grad=True)
     grid = (torch.rand(batch, 2, heads, 7, 2, dtype=torch.float64) * 2.6 -
             1.3).requires_grad_()
 
@@ -186,7 +186,10 @@ def test_sampling_matches_grid_sample():
                                                    height, width)
     head_grid = grid.transpose(1, 2).reshape(batch * heads, 2, 7, 2)
     expected = F.grid_sample(
-        images, head_grid, mode='bilinear', padding_mode='zeros',
+        images,
+        head_grid,
+        mode='bilinear',
+        padding_mode='zeros',
         align_corners=True).view(batch, heads, channels, 2, 7)
     expected = expected.permute(0, 3, 1, 4, 2)
     torch.testing.assert_close(out, expected)
@@ -202,8 +205,7 @@ def test_sampling_matches_grid_sample():
 def test_gradcheck_through_sampling(backend):
     """float64 gradcheck: input, offsets and scales get exact gradients."""
     torch.manual_seed(0)
-    layer = VSAWindowAttention(
-        6, 2, window_size=3, backend=backend).double()
+    layer = VSAWindowAttention(6, 2, window_size=3, backend=backend).double()
     randomise_regression(layer, std=0.5)
     hw = (5, 7)
     x = torch.randn(1, 35, 6, dtype=torch.float64, requires_grad=True)
@@ -305,15 +307,15 @@ def test_builds_from_registry():
 
 @pytest.mark.parametrize('kwargs,error,words', [
     (dict(embed_dims=10, num_heads=3), ValueError, ['embed_dims (10)', '3']),
-    (dict(embed_dims=12, num_heads=4, out_dims=10), ValueError,
-     ['out_dims (10)', '4']),
-    (dict(embed_dims=8, num_heads=2, window_size=0), ValueError,
-     ['window_size', '0']),
-    (dict(embed_dims=8, num_heads=2, window_size=2.5), TypeError,
-     ['window_size', '2.5']),
+    (dict(embed_dims=12, num_heads=4,
+          out_dims=10), ValueError, ['out_dims (10)', '4']),
+    (dict(embed_dims=8, num_heads=2,
+          window_size=0), ValueError, ['window_size', '0']),
+    (dict(embed_dims=8, num_heads=2,
+          window_size=2.5), TypeError, ['window_size', '2.5']),
     (dict(embed_dims=8, num_heads=0), ValueError, ['num_heads', '0']),
-    (dict(embed_dims=8, num_heads=2, qk_scale=-1.), ValueError,
-     ['qk_scale', '-1.0']),
+    (dict(embed_dims=8, num_heads=2,
+          qk_scale=-1.), ValueError, ['qk_scale', '-1.0']),
 ])
 def test_bad_constructor_arguments(kwargs, error, words):
     with pytest.raises(error) as info:
@@ -328,8 +330,8 @@ def test_bad_constructor_arguments(kwargs, error, words):
     (torch.randn(2, 16, 8), (4, 5), ValueError, ['(4, 5)', '16']),
     (torch.randn(2, 16, 8), (4, ), TypeError, ['(4,)']),
     (torch.randn(2, 16, 8), (4., 4.), TypeError, ['(4.0, 4.0)']),
-    (torch.ones(2, 16, 8, dtype=torch.int64), (4, 4), TypeError,
-     ['torch.int64']),
+    (torch.ones(2, 16, 8, dtype=torch.int64),
+     (4, 4), TypeError, ['torch.int64']),
     ([[0.]], (1, 1), TypeError, ['list']),
 ])
 def test_bad_forward_inputs(x, hw, error, words):

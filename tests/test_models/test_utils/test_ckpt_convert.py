@@ -12,12 +12,8 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 
 from vsa_mm.models import SwinTransformerVSA
-from vsa_mm.models.utils import (
-    convert_swin,
-    infer_swin_arch,
-    swin_merge_to_unfold,
-    unwrap_state_dict,
-)
+from vsa_mm.models.utils import (convert_swin, infer_swin_arch,
+                                 swin_merge_to_unfold, unwrap_state_dict)
 
 
 def backbone(**kwargs):
@@ -41,8 +37,7 @@ def test_swin_vsa_checkpoint_loads_strictly_into_backbone_and_classifier():
                     out_indices=(1, )),
                 neck=dict(type='GlobalAveragePooling'),
                 head=dict(
-                    type='LinearClsHead',
-                    num_classes=CLASSES,
+                    type='LinearClsHead', num_classes=CLASSES,
                     in_channels=32)))
     state = {f'backbone.{k}': v for k, v in converted.items()}
     state.update({f'head.{k}': v for k, v in head.items()})
@@ -62,8 +57,9 @@ def test_patch_merging_matches_swin_concatenation_order():
     reduction = torch.randn(2 * channels, 4 * channels)
     norm_weight, norm_bias = torch.randn(2, 4 * channels)
     x = torch.randn(2, 4, 6, channels)
-    blocks = [x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2],
-              x[:, 1::2, 1::2]]
+    blocks = [
+        x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]
+    ]
     merged = torch.cat(blocks, -1).view(2, -1, 4 * channels)
     expected = F.layer_norm(merged, (4 * channels, ), norm_weight,
                             norm_bias) @ reduction.T
@@ -92,8 +88,10 @@ def test_regression_conv_splits_into_offsets_and_scales():
     bias = official['layers.0.blocks.0.attn.transform.2.bias']
     regressed = F.conv2d(
         F.leaky_relu(pooled.permute(0, 3, 1, 2)), weight, bias)
-    regressed = regressed.reshape(2, 4, 2, 3).permute(2, 3, 0, 1).reshape(
-        1, 6, 2, 4)  # (B, nW, heads, 4)
+    regressed = regressed.reshape(2, 4, 2,
+                                  3).permute(2, 3, 0,
+                                             1).reshape(1, 6, 2,
+                                                        4)  # (B, nW, heads, 4)
     torch.testing.assert_close(
         attn.sampling_offsets(pooled), regressed[..., :2])
     torch.testing.assert_close(
@@ -127,13 +125,15 @@ def test_unwrap_state_dict():
     ema = {'a': torch.ones(1)}
     assert unwrap_state_dict({'model': weights}) == weights
     # The EMA weights are taken by default, as the official runs use them.
-    assert unwrap_state_dict({'state_dict': weights,
-                              'state_dict_ema': ema}) == ema
-    assert unwrap_state_dict(
-        {
-            'state_dict': weights,
-            'state_dict_ema': ema
-        }, prefer_ema=False) == weights
+    assert unwrap_state_dict({
+        'state_dict': weights,
+        'state_dict_ema': ema
+    }) == ema
+    assert unwrap_state_dict({
+        'state_dict': weights,
+        'state_dict_ema': ema
+    },
+                             prefer_ema=False) == weights
     assert unwrap_state_dict({'state_dict_ema': ema}) == ema
     assert unwrap_state_dict({'module.a': weights['a']}) == weights
     with pytest.raises(TypeError, match='epoch'):
@@ -153,8 +153,10 @@ def test_command_line_converters(tmp_path, tool, vsa, wrapper):
     src, dst = tmp_path / 'official.pth', tmp_path / 'converted.pth'
     torch.save(official if wrapper is None else {wrapper: official}, src)
     subprocess.run([
-        sys.executable, str(TOOLS / 'model_converters' / f'{tool}.py'),
-        str(src), str(dst)
+        sys.executable,
+        str(TOOLS / 'model_converters' / f'{tool}.py'),
+        str(src),
+        str(dst)
     ],
                    check=True,
                    capture_output=True)

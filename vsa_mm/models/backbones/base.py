@@ -1,6 +1,5 @@
 """Behaviour shared by vsa_mm's backbones."""
-from typing import (Any, Callable, Dict, FrozenSet, List, Sequence, Tuple,
-                    Union)
+from typing import Any, Callable, Dict, FrozenSet, List, Sequence, Tuple, Union
 
 import torch.nn as nn
 import torch.utils.checkpoint as cp
@@ -12,8 +11,7 @@ from ..utils.official_init import (load_official_checkpoint,
                                    take_official_checkpoint)
 
 
-def checkpointed(function: Callable[..., Any], x: Any,
-                 enabled: bool) -> Any:
+def checkpointed(function: Callable[..., Any], x: Any, enabled: bool) -> Any:
     """``function(x)``, under gradient checkpointing (non-reentrant) when
     ``enabled`` and ``x`` requires grad."""
     if enabled and x.requires_grad:
@@ -55,8 +53,8 @@ class VSABackboneBase(BaseModule):
     per_stage_keys: Tuple[str, ...]
     official_converter: Callable[[StateDict], Tuple[StateDict, StateDict]]
 
-    def __init__(self, convert_weights: bool,
-                 init_cfg: Union[dict, List[dict], None]) -> None:
+    def __init__(self, convert_weights: bool, init_cfg: Union[dict, List[dict],
+                                                              None]) -> None:
         init_cfg, self._official_checkpoint = take_official_checkpoint(
             init_cfg, convert_weights)
         super().__init__(

@@ -10,7 +10,6 @@ from mmengine.model import BaseModule, ModuleList
 from torch import Tensor
 
 from vsa_mm.registry import MODELS
-
 from ..layers import ConvPosEnc, VSAWindowAttention
 from ..utils import convert_swin
 from .base import VSABackboneBase, checkpointed
@@ -131,8 +130,8 @@ class SwinVSAStage(BaseModule):
                 **block_kwargs) for rate in drop_paths
         ])
         self.downsample = PatchMerging(
-            embed_dims, 2 * embed_dims,
-            norm_cfg=norm_cfg) if downsample else None
+            embed_dims, 2 *
+            embed_dims, norm_cfg=norm_cfg) if downsample else None
         self.out_channels = 2 * embed_dims if downsample else embed_dims
 
     def forward(self, x: Tensor,
@@ -206,20 +205,21 @@ class SwinTransformerVSA(VSABackboneBase):
     per_stage_keys = ('depths', 'num_heads')
     arch_zoo: Dict[str, dict] = {
         **dict.fromkeys(['t', 'tiny'], {
-            'embed_dims': 96,
-            'depths': [2, 2, 6, 2],
-            'num_heads': [3, 6, 12, 24]
-        }),
+                            'embed_dims': 96,
+                            'depths': [2, 2, 6, 2],
+                            'num_heads': [3, 6, 12, 24]
+                        }),
         **dict.fromkeys(['s', 'small'], {
-            'embed_dims': 96,
-            'depths': [2, 2, 18, 2],
-            'num_heads': [3, 6, 12, 24]
-        }),
-        **dict.fromkeys(['b', 'base'], {
-            'embed_dims': 128,
-            'depths': [2, 2, 18, 2],
-            'num_heads': [4, 8, 16, 32]
-        }),
+                            'embed_dims': 96,
+                            'depths': [2, 2, 18, 2],
+                            'num_heads': [3, 6, 12, 24]
+                        }),
+        **dict.fromkeys(
+            ['b', 'base'], {
+                'embed_dims': 128,
+                'depths': [2, 2, 18, 2],
+                'num_heads': [4, 8, 16, 32]
+            }),
     }
 
     def __init__(self,
@@ -263,8 +263,8 @@ class SwinTransformerVSA(VSABackboneBase):
         self.stages = ModuleList()
         self.num_features: List[int] = []
         start = 0
-        for index, (depth, heads) in enumerate(zip(depths, num_heads,
-                                                   strict=True)):
+        for index, (depth,
+                    heads) in enumerate(zip(depths, num_heads, strict=True)):
             stage = SwinVSAStage(
                 embed_dims=embed_dims,
                 depth=depth,
@@ -308,8 +308,8 @@ class SwinTransformerVSA(VSABackboneBase):
             if index in self.out_indices:
                 out = getattr(self, f'norm{index}')(x)
                 outs.append(
-                    out.view(-1, *hw_shape, out.shape[-1]).permute(
-                        0, 3, 1, 2).contiguous())
+                    out.view(-1, *hw_shape,
+                             out.shape[-1]).permute(0, 3, 1, 2).contiguous())
             if stage.downsample is not None:
                 x, hw_shape = stage.downsample(x, hw_shape)
         return tuple(outs)

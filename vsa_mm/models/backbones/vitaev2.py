@@ -70,8 +70,7 @@ class PyramidReduction(nn.Module):
         for conv, extent in zip(self.convs, self.extents, strict=True):
             top, bottom = self._padding(height, extent)
             left, right = self._padding(width, extent)
-            outs.append(
-                self.act(conv(F.pad(x, (left, right, top, bottom)))))
+            outs.append(self.act(conv(F.pad(x, (left, right, top, bottom)))))
         return torch.cat(outs, dim=1)
 
 
@@ -91,9 +90,8 @@ def parallel_conv_branch(channels: Sequence[int], strides: Sequence[int],
     """
     c0, c1, c2, c3 = channels
     return nn.Sequential(
-        nn.Conv2d(c0, c1, 3, strides[0], 1, groups=groups),
-        nn.BatchNorm2d(c1), nn.SiLU(),
-        nn.Conv2d(c1, c2, 3, strides[1], 1, groups=groups),
+        nn.Conv2d(c0, c1, 3, strides[0], 1, groups=groups), nn.BatchNorm2d(c1),
+        nn.SiLU(), nn.Conv2d(c1, c2, 3, strides[1], 1, groups=groups),
         nn.BatchNorm2d(c2), nn.SiLU(),
         nn.Conv2d(c2, c3, 3, strides[2], 1, groups=groups))
 
@@ -141,8 +139,8 @@ class ReductionCell(BaseModule):
         if stride not in (2, 4):
             raise ValueError(f'stride must be 2 or 4, got {stride}')
         self.with_cp = with_cp
-        self.prm = PyramidReduction(in_channels, prm_dims, kernel_size,
-                                    stride, dilations)
+        self.prm = PyramidReduction(in_channels, prm_dims, kernel_size, stride,
+                                    dilations)
         prm_width = self.prm.out_channels
         self.cpe = ConvPosEnc(prm_width, 7) if cpe else None
         self.norm1 = nn.LayerNorm(prm_width, eps=1e-5)
@@ -258,7 +256,8 @@ class ViTAEv2Stage(BaseModule):
 DROP_PATH_SCHEDULES = ('linear', 'official')
 
 
-def normal_cell_drop_path_rates(depths: Sequence[int], drop_path_rate: float,
+def normal_cell_drop_path_rates(depths: Sequence[int],
+                                drop_path_rate: float,
                                 schedule: str = 'linear') -> List[List[float]]:
     """Stochastic depth rate of every normal cell, stage by stage.
 
@@ -304,14 +303,13 @@ def normal_cell_drop_path_rates(depths: Sequence[int], drop_path_rate: float,
     return per_stage
 
 
-def _stage_attention_cfgs(cfgs: Union[dict, Sequence[dict]],
-                          num_stages: int, name: str) -> List[dict]:
+def _stage_attention_cfgs(cfgs: Union[dict, Sequence[dict]], num_stages: int,
+                          name: str) -> List[dict]:
     """One attention config per stage: a dict is shared by all stages."""
     if isinstance(cfgs, dict):
         cfgs = [cfgs] * num_stages
-    if (not isinstance(cfgs, (list, tuple)) or len(cfgs) != num_stages
-            or not all(isinstance(cfg, dict) and 'type' in cfg
-                       for cfg in cfgs)):
+    if (not isinstance(cfgs, (list, tuple)) or len(cfgs) != num_stages or
+            not all(isinstance(cfg, dict) and 'type' in cfg for cfg in cfgs)):
         raise ValueError(f'{name} must be a dict with a type, or one such '
                          f'dict per stage ({num_stages}), got {cfgs!r}')
     return [dict(cfg) for cfg in cfgs]
@@ -336,8 +334,7 @@ def build_cell_attention(cfg: dict, in_dims: int, out_dims: int,
         to (B, N, out_dims).
     """
     return MODELS.build(
-        dict(cfg, embed_dims=in_dims, out_dims=out_dims,
-             num_heads=num_heads))
+        dict(cfg, embed_dims=in_dims, out_dims=out_dims, num_heads=num_heads))
 
 
 #: Attention of the VSA cells: varied-size windows of side 7.
@@ -346,8 +343,7 @@ VSA_ATTENTION = dict(type='vsa_mm.VSAWindowAttention', window_size=7)
 #: ViTAE-VSA reduction cells do.
 VSA_REDUCTION_ATTENTION = dict(VSA_ATTENTION, scale_by_input_dims=True)
 #: Non-shifted window attention without position bias (official ViTAEv2).
-WINDOW_ATTENTION = dict(
-    type='vsa_mm.MultiheadSelfAttention', window_size=7)
+WINDOW_ATTENTION = dict(type='vsa_mm.MultiheadSelfAttention', window_size=7)
 #: Global attention of the official ViTAEv2 normal cells.
 FULL_ATTENTION = dict(type='vsa_mm.MultiheadSelfAttention')
 #: Global attention of the official ViTAEv2 reduction cells: no q/k/v bias,
@@ -509,8 +505,10 @@ class ViTAEv2(VSABackboneBase):
     #: Keys of the first arch dicts and their names now.
     renamed_arch_keys = dict(
         token_dims='embed_dims (the old embed_dims is now prm_dims)',
-        nc_heads='num_heads', rc_heads='reduction_heads',
-        nc_groups='groups', rc_groups='reduction_groups',
+        nc_heads='num_heads',
+        rc_heads='reduction_heads',
+        nc_groups='groups',
+        rc_groups='reduction_groups',
         attn_types='attn_cfgs and reduction_attn_cfgs')
 
     def __init__(self,
@@ -534,15 +532,13 @@ class ViTAEv2(VSABackboneBase):
         attn_cfgs = _stage_attention_cfgs(settings['attn_cfgs'], num_stages,
                                           'attn_cfgs')
         reduction_attn_cfgs = _stage_attention_cfgs(
-            settings['reduction_attn_cfgs'], num_stages,
-            'reduction_attn_cfgs')
+            settings['reduction_attn_cfgs'], num_stages, 'reduction_attn_cfgs')
         if window_size is not None:
             for cfg in attn_cfgs + reduction_attn_cfgs:
                 if 'window_size' in cfg:
                     cfg['window_size'] = window_size
 
-        rates = normal_cell_drop_path_rates(settings['depths'],
-                                            drop_path_rate,
+        rates = normal_cell_drop_path_rates(settings['depths'], drop_path_rate,
                                             drop_path_schedule)
         self.stages = ModuleList()
         channels = in_channels
@@ -597,8 +593,8 @@ class ViTAEv2(VSABackboneBase):
         for name, preset in cls.arch_zoo.items():
             settings = {**cls.arch_defaults, **preset}
             if all(found[key] is None or list(settings[key]) == found[key]
-                   for key in ('embed_dims', 'prm_dims', 'depths',
-                               'num_heads', 'reduction_heads')) and all(
+                   for key in ('embed_dims', 'prm_dims', 'depths', 'num_heads',
+                               'reduction_heads')) and all(
                                    settings[key] == found[key]
                                    for key in ('wide_pcm', 'cpe')):
                 matches.append(name)

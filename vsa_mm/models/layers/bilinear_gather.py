@@ -47,9 +47,8 @@ class _ProjectedRowGather(torch.autograd.Function):
         needs_rows_grad = any(ctx.needs_input_grad[1:4])
         inputs = [
             None if t is None else t.detach().requires_grad_(needs)
-            for t, needs in zip((x, weight, bias),
-                                ctx.needs_input_grad[1:4],
-                                strict=True)
+            for t, needs in zip(
+                (x, weight, bias), ctx.needs_input_grad[1:4], strict=True)
         ]
         device_type, autocast_enabled, autocast_dtype = ctx.autocast
         with torch.enable_grad(), torch.autocast(
@@ -64,12 +63,10 @@ class _ProjectedRowGather(torch.autograd.Function):
         if ctx.needs_input_grad[5]:
             grad_weights = torch.empty_like(weights)
             for corner in range(index.shape[1]):
-                torch.index_select(rows.detach(), 0, index[:, corner],
-                                   out=scratch)
+                torch.index_select(
+                    rows.detach(), 0, index[:, corner], out=scratch)
                 torch.sum(
-                    scratch.mul_(grad_out),
-                    dim=1,
-                    out=grad_weights[:, corner])
+                    scratch.mul_(grad_out), dim=1, out=grad_weights[:, corner])
         grads: Tuple[Optional[Tensor], ...] = (None, None, None)
         if needs_rows_grad:
             grad_rows = torch.zeros_like(rows)

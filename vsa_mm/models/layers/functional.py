@@ -95,7 +95,8 @@ def relative_position_index(window_size: int) -> Tensor:
     """
     coords = torch.stack(
         torch.meshgrid(
-            torch.arange(window_size), torch.arange(window_size),
+            torch.arange(window_size),
+            torch.arange(window_size),
             indexing='ij')).flatten(1)  # 2, N
     relative = coords[:, :, None] - coords[:, None, :] + (window_size - 1)
     return relative[0] * (2 * window_size - 1) + relative[1]
@@ -143,13 +144,13 @@ def default_window_grid(height: int, width: int, window_size: int,
         centres = torch.stack([cx, cy], dim=-1).view(-1, 1, 2)
         centres = -1 + (centres * window_size + (window_size - 1) / 2) * step
         base = centres + relative
-        return (base.to(device=device, dtype=dtype),
-                relative.to(device=device, dtype=dtype))
+        return (base.to(device=device,
+                        dtype=dtype), relative.to(device=device, dtype=dtype))
 
 
 def varied_window_grid(base: Tensor, relative: Tensor, offsets: Tensor,
-                       scales: Tensor,
-                       num_windows_hw: Tuple[int, int]) -> Tensor:
+                       scales: Tensor, num_windows_hw: Tuple[int,
+                                                             int]) -> Tensor:
     """Sampling positions of the varied-size windows.
 
     For window w with centre c, default token positions r (relative to c),

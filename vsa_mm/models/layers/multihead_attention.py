@@ -85,10 +85,10 @@ class MultiheadSelfAttention(BaseModule):
         windows = x.view(batch, padded_h // ws, ws, padded_w // ws, ws,
                          channels).permute(0, 1, 3, 2, 4,
                                            5).reshape(-1, ws * ws, channels)
-        out = self._attend(windows).view(batch, padded_h // ws,
-                                         padded_w // ws, ws, ws, -1)
-        out = out.permute(0, 1, 3, 2, 4, 5).reshape(batch, padded_h,
-                                                    padded_w, -1)
+        out = self._attend(windows).view(batch, padded_h // ws, padded_w // ws,
+                                         ws, ws, -1)
+        out = out.permute(0, 1, 3, 2, 4, 5).reshape(batch, padded_h, padded_w,
+                                                    -1)
         out = out[:, top:top + height, left:left + width]
         return out.reshape(batch, height * width, self.out_dims)
 

@@ -64,9 +64,8 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     return 'gather' if device.type == 'cpu' else 'gather_sdpa'
 
 
-def project_keys_values(x_map: Tensor, weight: Tensor,
-                        bias: Optional[Tensor], num_heads: int,
-                        window_size: int) -> Tensor:
+def project_keys_values(x_map: Tensor, weight: Tensor, bias: Optional[Tensor],
+                        num_heads: int, window_size: int) -> Tensor:
     """Keys and values of every pixel and head, as rows to sample.
 
     Args:
@@ -140,14 +139,14 @@ def _attend_reference(x_map: Tensor, grid: Tensor, qkv_weight: Tensor,
     qkv = pad_to_window_multiple(
         F.linear(x_map, qkv_weight, qkv_bias), window_size)
     q, k, v = qkv.chunk(3, dim=-1)
-    head_grid = grid.transpose(1, 2).reshape(batch * num_heads,
-                                             grid.shape[1], grid.shape[3], 2)
+    head_grid = grid.transpose(1, 2).reshape(batch * num_heads, grid.shape[1],
+                                             grid.shape[3], 2)
 
     def sample(feat: Tensor) -> Tensor:
         # (B, Hp, Wp, heads * d) -> per-head channels-first images.
         images = feat.view(batch, *map_hw, num_heads, head_dims)
-        images = images.permute(0, 3, 4, 1, 2).reshape(
-            batch * num_heads, head_dims, *map_hw)
+        images = images.permute(0, 3, 4, 1, 2).reshape(batch * num_heads,
+                                                       head_dims, *map_hw)
         out = F.grid_sample(
             images.to(grid.dtype),
             head_grid,

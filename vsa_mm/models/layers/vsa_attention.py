@@ -8,14 +8,9 @@ from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor
 
 from vsa_mm.registry import MODELS
-
-from .functional import (
-    default_window_grid,
-    pad_to_window_multiple,
-    relative_position_index,
-    varied_window_grid,
-    window_reverse,
-)
+from .functional import (default_window_grid, pad_to_window_multiple,
+                         relative_position_index, varied_window_grid,
+                         window_reverse)
 from .varied_window_attention import check_backend, varied_window_attention
 
 
@@ -216,8 +211,8 @@ class VSAWindowAttention(BaseModule):
             self.sampling_offsets.reset_parameters()
             self.sampling_scales.reset_parameters()
 
-    def _load_from_state_dict(self, state_dict: Dict[str, Tensor],
-                              prefix: str, *args, **kwargs) -> None:
+    def _load_from_state_dict(self, state_dict: Dict[str, Tensor], prefix: str,
+                              *args, **kwargs) -> None:
         # The index is derived from the window size; older checkpoints
         # (mmpretrain's WindowMSA, the official VSA code) store it.
         state_dict.pop(prefix + 'relative_position_index', None)

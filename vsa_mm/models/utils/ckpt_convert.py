@@ -42,8 +42,10 @@ def unwrap_state_dict(checkpoint: Mapping,
         raise TypeError(f'checkpoint must be a mapping, got '
                         f'{type(checkpoint).__name__}')
     order = WRAPPER_KEYS[::-1] if prefer_ema else WRAPPER_KEYS
-    state = next((checkpoint[key] for key in order
-                  if isinstance(checkpoint.get(key), Mapping)), checkpoint)
+    state = next(
+        (checkpoint[key]
+         for key in order if isinstance(checkpoint.get(key), Mapping)),
+        checkpoint)
     not_tensors = [k for k, v in state.items() if not isinstance(v, Tensor)]
     if not_tensors:
         raise TypeError('checkpoint holds no state dict under '
@@ -127,9 +129,10 @@ def convert_swin(
         ValueError: On keys that belong to neither layout (for example an
             absolute position embedding, which the backbone does not have).
     """
-    num_stages = 1 + max((int(m.group(1)) for m in (
-        re.match(r'^layers\.(\d+)\.', k) for k in state_dict) if m),
-                         default=-1)
+    num_stages = 1 + max(
+        (int(m.group(1))
+         for m in (re.match(r'^layers\.(\d+)\.', k) for k in state_dict) if m),
+        default=-1)
     if num_stages == 0:
         raise ValueError('not a Swin checkpoint: no "layers.<i>." keys; '
                          f'first keys {list(state_dict)[:5]}')
@@ -138,13 +141,13 @@ def convert_swin(
     unknown = []
     for key, value in state_dict.items():
         block = re.match(r'^layers\.(\d+)\.blocks\.(\d+)\.(.+)$', key)
-        merge = re.match(r'^layers\.(\d+)\.downsample\.(reduction|norm)\.'
-                         r'(weight|bias)$', key)
+        merge = re.match(
+            r'^layers\.(\d+)\.downsample\.(reduction|norm)\.'
+            r'(weight|bias)$', key)
         if block:
             stage, index, rest = block.groups()
-            if not _convert_swin_block(rest, value,
-                                       f'stages.{stage}.blocks.{index}.',
-                                       backbone):
+            if not _convert_swin_block(
+                    rest, value, f'stages.{stage}.blocks.{index}.', backbone):
                 unknown.append(key)
         elif merge:
             stage, module, name = merge.groups()
@@ -162,10 +165,10 @@ def convert_swin(
         else:
             unknown.append(key)
     if unknown:
-        raise ValueError(f'keys not in the Swin / Swin + VSA layouts: '
-                         f'{unknown[:10]}' +
-                         (f' and {len(unknown) - 10} more'
-                          if len(unknown) > 10 else ''))
+        raise ValueError(
+            f'keys not in the Swin / Swin + VSA layouts: '
+            f'{unknown[:10]}' +
+            (f' and {len(unknown) - 10} more' if len(unknown) > 10 else ''))
     return backbone, head
 
 
@@ -195,8 +198,9 @@ def infer_swin_arch(backbone: Mapping[str, Tensor]) -> Tuple[dict, int]:
     depths: Dict[int, int] = {}
     heads: Dict[int, int] = {}
     for key, value in backbone.items():
-        match = re.match(r'^stages\.(\d+)\.blocks\.(\d+)\.attn\.'
-                         r'relative_position_bias_table$', key)
+        match = re.match(
+            r'^stages\.(\d+)\.blocks\.(\d+)\.attn\.'
+            r'relative_position_bias_table$', key)
         if match:
             stage, block = int(match.group(1)), int(match.group(2))
             depths[stage] = max(depths.get(stage, 0), block + 1)
@@ -265,8 +269,8 @@ def convert_vitaev2_vsa(
                 unknown.append(key)
             continue
         stage, _, normal, rest = cell.groups()
-        prefix = (f'stages.{stage}.normals.{normal}.' if normal is not None
-                  else f'stages.{stage}.reduction.')
+        prefix = (f'stages.{stage}.normals.{normal}.'
+                  if normal is not None else f'stages.{stage}.reduction.')
         if rest.split('.')[-1] in _DERIVED_BUFFERS:
             continue
         for pattern, replacement, is_conv1x1 in _VITAE_CELL_RULES:
@@ -277,10 +281,10 @@ def convert_vitaev2_vsa(
         else:
             unknown.append(key)
     if unknown:
-        raise ValueError('keys not in the ViTAE-VSA layout: '
-                         f'{unknown[:10]}' +
-                         (f' and {len(unknown) - 10} more'
-                          if len(unknown) > 10 else ''))
+        raise ValueError(
+            'keys not in the ViTAE-VSA layout: '
+            f'{unknown[:10]}' +
+            (f' and {len(unknown) - 10} more' if len(unknown) > 10 else ''))
     return backbone, head
 
 
@@ -316,8 +320,11 @@ def read_vitaev2_arch(backbone: Mapping[str, Tensor]) -> dict:
         table = backbone.get(prefix + 'attn.relative_position_bias_table')
         return None if table is None else table.shape[1]
 
-    arch: dict = {key: [] for key in ('embed_dims', 'prm_dims', 'depths',
-                                      'num_heads', 'reduction_heads')}
+    arch: dict = {
+        key: []
+        for key in ('embed_dims', 'prm_dims', 'depths', 'num_heads',
+                    'reduction_heads')
+    }
     wide = []
     for stage in stages:
         reduction = f'stages.{stage}.reduction.'
@@ -325,11 +332,12 @@ def read_vitaev2_arch(backbone: Mapping[str, Tensor]) -> dict:
         prm_dims = backbone[reduction + 'prm.convs.0.weight'].shape[0]
         arch['embed_dims'].append(embed_dims)
         arch['prm_dims'].append(prm_dims)
-        arch['depths'].append(len({
-            key.split('.')[3]
-            for key in backbone
-            if key.startswith(f'stages.{stage}.normals.')
-        }))
+        arch['depths'].append(
+            len({
+                key.split('.')[3]
+                for key in backbone
+                if key.startswith(f'stages.{stage}.normals.')
+            }))
         arch['reduction_heads'].append(heads(reduction))
         arch['num_heads'].append(heads(f'stages.{stage}.normals.0.'))
         hidden = backbone[reduction + 'pcm.0.weight'].shape[0]

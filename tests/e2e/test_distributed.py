@@ -7,8 +7,8 @@ import sys
 
 import pytest
 import torch
-from e2e import DEMO_CONFIGS, REPO, run, write_recording_config
-from record_weights_hook import weights_checksum
+from helpers.e2e import DEMO_CONFIGS, REPO, run, write_recording_config
+from helpers.record_weights_hook import weights_checksum
 
 pytestmark = pytest.mark.slow
 
@@ -19,8 +19,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_two_process_training_synchronises_gradients(demo_workspace,
-                                                     tmp_path):
+def test_two_process_training_synchronises_gradients(demo_workspace, tmp_path):
     work_dir = str(tmp_path / 'work_dir')
     record_dir = str(tmp_path / 'record')
     os.makedirs(record_dir)
@@ -30,10 +29,13 @@ def test_two_process_training_synchronises_gradients(demo_workspace,
         'train_dataloader = dict(dataset=dict(indices=8))\n')
     run([
         sys.executable, '-m', 'torch.distributed.run', '--nnodes', '1',
-        '--nproc_per_node', '2', '--master_port', str(_free_port()),
-        osp.join(REPO, 'tools', 'train.py'), config, '--launcher',
-        'pytorch', '--work-dir', work_dir
-    ], cwd=demo_workspace, env=dict(OMP_NUM_THREADS='1'))
+        '--nproc_per_node', '2', '--master_port',
+        str(_free_port()),
+        osp.join(REPO, 'tools', 'train.py'), config, '--launcher', 'pytorch',
+        '--work-dir', work_dir
+    ],
+        cwd=demo_workspace,
+        env=dict(OMP_NUM_THREADS='1'))
 
     records = []
     for rank in (0, 1):
@@ -45,8 +47,7 @@ def test_two_process_training_synchronises_gradients(demo_workspace,
     assert [r['iters'] for r in records] == [2, 2]
 
     weights = [
-        torch.load(osp.join(record_dir, f'rank{rank}.pth'))
-        for rank in (0, 1)
+        torch.load(osp.join(record_dir, f'rank{rank}.pth')) for rank in (0, 1)
     ]
     # Both processes started from the same weights and trained on different
     # images; they end equal only if their gradients were averaged.

@@ -14,9 +14,9 @@ import os.path as osp
 from typing import Dict, Tuple
 
 import pytest
-from e2e import (DEMO_CONFIGS, REPO, UNTRAINED_CHECKPOINT, mim,
-                 read_test_metrics, train_losses,
-                 write_untrained_saving_config)
+from helpers.e2e import (DEMO_CONFIGS, REPO, UNTRAINED_CHECKPOINT, mim,
+                         read_test_metrics, train_losses,
+                         write_untrained_saving_config)
 
 pytestmark = pytest.mark.slow
 

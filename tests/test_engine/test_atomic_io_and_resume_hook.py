@@ -26,8 +26,8 @@ def _draws() -> tuple:
 
 
 def test_local_paths_use_the_atomic_backend():
-    assert isinstance(get_file_backend('work_dirs/epoch_1.pth'),
-                      AtomicLocalBackend)
+    assert isinstance(
+        get_file_backend('work_dirs/epoch_1.pth'), AtomicLocalBackend)
 
 
 def test_failed_write_keeps_previous_content(tmp_path, monkeypatch):
@@ -47,15 +47,15 @@ def test_failed_write_keeps_previous_content(tmp_path, monkeypatch):
 def test_sigkill_during_write_never_exposes_a_partial_file(tmp_path):
     path = tmp_path / 'epoch_1.pth'
     path.write_bytes(b'previous')
-    writer = (
-        'import sys; from vsa_mm.engine import atomic_write_bytes\n'
-        'atomic_write_bytes(sys.argv[1], b"x" * (1 << 30))\n')
+    writer = ('import sys; from vsa_mm.engine import atomic_write_bytes\n'
+              'atomic_write_bytes(sys.argv[1], b"x" * (1 << 30))\n')
     proc = subprocess.Popen([sys.executable, '-c', writer, str(path)])
     try:
         deadline = time.monotonic() + 120
         while not any(
-                name.endswith('.partial') and os.path.getsize(
-                    tmp_path / name) > 0 for name in os.listdir(tmp_path)):
+                name.endswith('.partial') and os.path.getsize(tmp_path /
+                                                              name) > 0
+                for name in os.listdir(tmp_path)):
             assert proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.01)
     finally:
@@ -80,8 +80,8 @@ def test_resume_skips_a_truncated_checkpoint(tmp_path):
     _checkpoints(tmp_path)
     pointer = tmp_path / 'last_checkpoint'
     pointer.write_text(str(tmp_path / 'epoch_3.pth'))
-    assert latest_complete_checkpoint(str(tmp_path)) == str(
-        tmp_path / 'epoch_2.pth')
+    assert latest_complete_checkpoint(str(tmp_path)) == str(tmp_path /
+                                                            'epoch_2.pth')
 
     ExactResumeHook().before_run(_runner(tmp_path))
     assert pointer.read_text() == str(tmp_path / 'epoch_2.pth')
@@ -160,8 +160,9 @@ def test_cpu_distributed_needs_torchrun_variables(monkeypatch):
 
 def test_cpu_distributed_sets_gloo_and_device_free_ddp(monkeypatch):
     monkeypatch.setattr(torch.distributed, 'is_initialized', lambda: True)
-    for name, value in dict(RANK='0', WORLD_SIZE='1', MASTER_ADDR='x',
-                            MASTER_PORT='1').items():
+    for name, value in dict(
+            RANK='0', WORLD_SIZE='1', MASTER_ADDR='x',
+            MASTER_PORT='1').items():
         monkeypatch.setenv(name, value)
     cfg = Config(dict(env_cfg=dict(dist_cfg=dict(backend='nccl'))))
     prepare_cpu_distributed(cfg)
@@ -174,7 +175,9 @@ def test_iteration_runs_record_states_only_where_they_save():
     hook = ExactResumeHook()
     runner = SimpleNamespace(
         hooks=[CheckpointHook(interval=3, by_epoch=False)],
-        train_loop=object(), iter=0, max_iters=8)
+        train_loop=object(),
+        iter=0,
+        max_iters=8)
     captured = []
     for step in range(8):
         runner.iter = step

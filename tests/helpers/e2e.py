@@ -8,7 +8,9 @@ import sys
 from glob import glob
 from typing import Dict, List, Optional
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from helpers import paths
+
+REPO = str(paths.REPO)
 BIN = osp.dirname(sys.executable)
 DEMO_CONFIGS = {
     'mmdet': osp.join(REPO,
@@ -28,9 +30,10 @@ def run(cmd: List[str],
     full_env = dict(
         os.environ,
         PYTHONWARNINGS='ignore',
-        PYTHONPATH=os.pathsep.join(
-            [osp.join(REPO, 'tests'),
-             os.environ.get('PYTHONPATH', '')]))
+        PYTHONPATH=os.pathsep.join([
+            osp.join(REPO, 'tests', 'helpers'),
+            os.environ.get('PYTHONPATH', '')
+        ]))
     full_env.update(env or {})
     proc = subprocess.run(
         cmd,

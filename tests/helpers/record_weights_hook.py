@@ -11,9 +11,8 @@ from mmengine.registry import HOOKS
 
 def weights_checksum(state_dict: dict) -> float:
     """Sum of absolute values of a state dict's floating-point tensors."""
-    return sum(
-        value.detach().double().abs().sum().item()
-        for value in state_dict.values() if value.is_floating_point())
+    return sum(value.detach().double().abs().sum().item()
+               for value in state_dict.values() if value.is_floating_point())
 
 
 @HOOKS.register_module()
@@ -38,17 +37,24 @@ class RecordWeightsHook(Hook):
         self.initial_checksum = weights_checksum(
             self._model(runner).state_dict())
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None) -> None:
         self.iters += 1
 
     def after_run(self, runner) -> None:
         rank, world_size = get_dist_info()
         model = self._model(runner)
-        torch.save({k: v.detach().cpu()
-                    for k, v in model.state_dict().items()},
-                   osp.join(self.out_dir, f'rank{rank}.pth'))
+        torch.save({
+            k: v.detach().cpu()
+            for k, v in model.state_dict().items()
+        }, osp.join(self.out_dir, f'rank{rank}.pth'))
         with open(osp.join(self.out_dir, f'rank{rank}.json'), 'w') as f:
-            json.dump(dict(rank=rank, world_size=world_size,
-                           iters=self.iters,
-                           initial_checksum=self.initial_checksum), f)
+            json.dump(
+                dict(
+                    rank=rank,
+                    world_size=world_size,
+                    iters=self.iters,
+                    initial_checksum=self.initial_checksum), f)

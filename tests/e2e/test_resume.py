@@ -7,7 +7,7 @@ import time
 
 import pytest
 import torch
-from e2e import BIN, DEMO_CONFIGS, mim
+from helpers.e2e import BIN, DEMO_CONFIGS, mim
 
 pytestmark = pytest.mark.slow
 
