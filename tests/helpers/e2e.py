@@ -30,10 +30,9 @@ def run(cmd: List[str],
     full_env = dict(
         os.environ,
         PYTHONWARNINGS='ignore',
-        PYTHONPATH=os.pathsep.join([
-            osp.join(REPO, 'tests', 'helpers'),
-            os.environ.get('PYTHONPATH', '')
-        ]))
+        PYTHONPATH=os.pathsep.join(
+            [osp.join(REPO, 'tests'),
+             os.environ.get('PYTHONPATH', '')]))
     full_env.update(env or {})
     proc = subprocess.run(
         cmd,
@@ -82,7 +81,7 @@ def write_recording_config(directory: str,
     with open(path, 'w') as f:
         f.write(f"_base_ = [{base!r}]\n"
                 "custom_imports = dict(imports=['vsa_mm', "
-                "'record_weights_hook'], "
+                "'helpers.record_weights_hook'], "
                 "allow_failed_imports=False)\n"
                 "custom_hooks = [dict(type='vsa_mm.ExactResumeHook'), "
                 f"dict(type='RecordWeightsHook', out_dir={record_dir!r})]\n" +
@@ -107,7 +106,7 @@ def write_untrained_saving_config(directory: str, base: str) -> str:
     path = osp.join(directory, 'untrained_saving_config.py')
     with open(path, 'w') as f:
         f.write(f'_base_ = [{base!r}]\n'
-                "custom_imports = dict(imports=['vsa_mm', 'e2e'], "
+                "custom_imports = dict(imports=['vsa_mm', 'helpers.e2e'], "
                 'allow_failed_imports=False)\n'
                 f'custom_hooks = {hooks!r}\n')
     return path
