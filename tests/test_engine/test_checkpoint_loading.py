@@ -6,56 +6,10 @@ import pickle
 
 import pytest
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
-from mmengine.model import BaseModel
-from mmengine.runner import Runner
+from engine_helpers import ToyRegressor
+from engine_helpers import toy_runner as make_runner
 
 import vsa_mm  # noqa: F401  allowlists MMEngine's checkpoint types
-
-
-class ToyRegressor(BaseModel):
-
-    def __init__(self, init_cfg=None):
-        super().__init__(init_cfg=init_cfg)
-        self.linear = nn.Linear(4, 1)
-
-    def forward(self, inputs, targets, mode='tensor'):
-        out = self.linear(inputs)
-        if mode == 'loss':
-            return {'loss': F.mse_loss(out, targets)}
-        return out
-
-
-def toy_dataset():
-    generator = torch.Generator().manual_seed(0)
-    inputs = torch.randn(16, 4, generator=generator)
-    targets = inputs @ torch.tensor([[1.], [-2.], [.5], [3.]]) + 0.3
-    pairs = zip(inputs, targets, strict=True)
-    return [dict(inputs=i, targets=t) for i, t in pairs]
-
-
-def make_runner(work_dir, name, max_epochs, exact_resume=True, **kwargs):
-    torch.manual_seed(0)
-    hooks = [dict(type='vsa_mm.ExactResumeHook')] if exact_resume else []
-    return Runner(
-        model=ToyRegressor(),
-        work_dir=work_dir,
-        experiment_name=name,
-        train_dataloader=dict(
-            dataset=toy_dataset(),
-            sampler=dict(type='DefaultSampler', shuffle=True),
-            batch_size=4,
-            collate_fn=dict(type='default_collate')),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.05, momentum=0.9)),
-        train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
-        default_hooks=dict(
-            checkpoint=dict(type='CheckpointHook', interval=1),
-            logger=dict(type='LoggerHook', interval=1)),
-        randomness=dict(seed=0),
-        default_scope='mmengine',
-        custom_hooks=hooks,
-        **kwargs)
 
 
 def final_weights(runner):
