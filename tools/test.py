@@ -1,12 +1,16 @@
 """Evaluate a checkpoint of a vsa_mm config with MMEngine's Runner.
 
-The flags are those of the libraries' own ``tools/test.py``; ``--tta``
-applies the config's ``tta_model``/``tta_pipeline`` (multi-scale and flip for
-the Cityscapes configs). Like ``tools/train.py`` it runs distributed on
-machines without GPUs.
+The flags are those of the libraries' own ``tools/test.py``, for all three
+tasks (told apart by the config's ``default_scope``). Relative ``--out`` and
+``--show-dir`` paths are taken in the work dir, so nothing is written into
+the current directory. ``--tta`` applies the config's
+``tta_model``/``tta_pipeline`` (multi-scale and flip for the Cityscapes
+configs). Like ``tools/train.py`` it runs distributed on machines without
+GPUs.
 
 Examples:
     python tools/test.py CONFIG CHECKPOINT
+    python tools/test.py CONFIG CHECKPOINT --out preds.pkl --show-dir vis
     torchrun --nproc_per_node 8 tools/test.py CONFIG CHECKPOINT \
 --launcher pytorch
 """
@@ -17,6 +21,9 @@ from mmengine.config import DictAction
 
 from vsa_mm.engine import build_runner
 from vsa_mm.engine.cli import ToolArgumentParser, load_config, run_tool
+from vsa_mm.engine.run_options import (dump_results_metric, enable_tta,
+                                       enable_visualization, in_work_dir,
+                                       task_of)
 from vsa_mm.engine.safe_load import check_checkpoint_file
 
 
@@ -24,7 +31,26 @@ def parse_args() -> argparse.Namespace:
     parser = ToolArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='where logs and metrics go')
+    parser.add_argument(
+        '--work-dir',
+        help='where logs and metrics go (default: the config\'s work_dir, '
+        'else work_dirs/<config name>)')
+    parser.add_argument(
+        '--out',
+        help='dump the predictions to this .pkl file (mmdet: '
+        'DumpDetResults, mmseg and mmpretrain: MMEngine\'s DumpResults); a '
+        'relative path is taken in the work dir, not the current directory')
+    parser.add_argument(
+        '--show', action='store_true', help='show each prediction in a window')
+    parser.add_argument(
+        '--show-dir',
+        help='draw every test image with its predictions into this '
+        'directory; a relative path is taken in the work dir')
+    parser.add_argument(
+        '--wait-time',
+        type=float,
+        default=2,
+        help='seconds each image is shown with --show (default: 2)')
     parser.add_argument(
         '--tta', action='store_true', help='test-time augmentation')
     parser.add_argument(
@@ -52,14 +78,17 @@ def evaluate(args: argparse.Namespace) -> None:
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs',
         osp.splitext(osp.basename(args.config))[0])
+    task = task_of(cfg)
+    dump = None
+    if args.out:
+        dump = dump_results_metric(task, in_work_dir(args.out, cfg.work_dir))
+    if args.show or args.show_dir:
+        enable_visualization(cfg, args.show, args.wait_time, args.show_dir)
     if args.tta:
-        if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
-            raise ValueError(
-                f'--tta needs tta_model and tta_pipeline in {args.config}')
-        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
-        cfg.tta_model.module = cfg.model
-        cfg.model = cfg.tta_model
+        enable_tta(cfg)
     runner = build_runner(cfg)
+    if dump is not None:
+        runner.test_evaluator.metrics.append(dump)
     runner.test()
 
 

@@ -17,13 +17,17 @@ from mmengine.config import Config, DictAction
 
 from vsa_mm.engine import build_runner
 from vsa_mm.engine.cli import ToolArgumentParser, load_config, run_tool
+from vsa_mm.engine.run_options import check_amp_device
 from vsa_mm.engine.safe_load import check_checkpoint_file
 
 
 def parse_args() -> argparse.Namespace:
     parser = ToolArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='config file')
-    parser.add_argument('--work-dir', help='where logs and checkpoints go')
+    parser.add_argument(
+        '--work-dir',
+        help='where logs and checkpoints go (default: the config\'s '
+        'work_dir, else work_dirs/<config name>)')
     parser.add_argument(
         '--resume',
         nargs='?',
@@ -31,7 +35,10 @@ def parse_args() -> argparse.Namespace:
         help='resume from this checkpoint, or from the latest one in the '
         'work dir when no path is given')
     parser.add_argument(
-        '--amp', action='store_true', help='mixed-precision training')
+        '--amp',
+        action='store_true',
+        help='mixed-precision training (MMEngine\'s AmpOptimWrapper: needs a '
+        'CUDA, NPU, MLU or MUSA device)')
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
@@ -61,6 +68,7 @@ def build_config(args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     if args.amp:
+        check_amp_device()
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.auto_scale_lr:

@@ -26,9 +26,10 @@ class Result(NamedTuple):
 def run_tool(script: str,
              *args: str,
              cwd: Optional[str] = None,
-             timeout: int = 600) -> Result:
+             timeout: int = 600,
+             env: Optional[dict] = None) -> Result:
     """Run ``tools/<script>`` with this interpreter (warnings off)."""
-    env = dict(os.environ, PYTHONWARNINGS='ignore')
+    env = dict(os.environ, PYTHONWARNINGS='ignore', **(env or {}))
     env.pop('VSA_MM_TRACEBACK', None)
     proc = subprocess.run(
         [sys.executable, str(REPO / 'tools' / script), *args],
@@ -38,6 +39,18 @@ def run_tool(script: str,
         text=True,
         timeout=timeout)
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def write_untrained_checkpoint(config: str, path: str) -> str:
+    """Save the initialised weights of ``config``'s model to ``path``."""
+    from mmengine.config import Config
+    from mmengine.registry import MODELS, init_default_scope
+    cfg = Config.fromfile(config)
+    init_default_scope(cfg.default_scope)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+    return path
 
 
 def converter(name: str, *args: str) -> Result:
