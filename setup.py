@@ -1,9 +1,18 @@
 """Packaging of vsa_mm: Varied-Size Window Attention for OpenMMLab 2.x."""
+import os
 import os.path as osp
+import shutil
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
 HERE = osp.dirname(osp.abspath(__file__))
+#: What a built package holds in ``vsa_mm/.mim``, where OpenMMLab's tools
+#: look: ``mim search``/``train``/``test``/``run`` and MMEngine's
+#: ``vsa_mm::`` config prefix.
+MIM_FILES = ('configs', 'model-index.yml', 'tools')
+#: Tools that work in a checkout only.
+CHECKOUT_TOOLS = ('run_demo.py', 'setup_env.sh', 'update_docs.py')
 
 
 def read_version() -> str:
@@ -18,6 +27,31 @@ def read_requirements(name: str) -> list:
     with open(path, encoding='utf-8') as f:
         lines = (line.split('#', 1)[0].strip() for line in f)
         return [line for line in lines if line]
+
+
+class BuildPyWithMim(build_py):
+    """``build_py`` that also copies :data:`MIM_FILES` into ``vsa_mm/.mim``.
+
+    Wheels (and installs from the sdist, which ships them) get the copies;
+    an editable install reads the checkout and gets none.
+    """
+
+    def run(self) -> None:
+        super().run()
+        if getattr(self, 'editable_mode', False):
+            return
+        mim = osp.join(self.build_lib, 'vsa_mm', '.mim')
+        if osp.isdir(mim):
+            shutil.rmtree(mim)
+        os.makedirs(mim)
+        skip = shutil.ignore_patterns('__pycache__', '*.py[cod]',
+                                      *CHECKOUT_TOOLS)
+        for name in MIM_FILES:
+            source = osp.join(HERE, name)
+            if osp.isdir(source):
+                shutil.copytree(source, osp.join(mim, name), ignore=skip)
+            else:
+                shutil.copy2(source, mim)
 
 
 setup(
@@ -36,7 +70,9 @@ setup(
         'tasks': read_requirements('runtime.txt'),
         'tests': read_requirements('tests.txt'),
         'demo': read_requirements('demo.txt'),
+        'vis': read_requirements('vis.txt'),
     },
+    cmdclass={'build_py': BuildPyWithMim},
     classifiers=[
         'Programming Language :: Python :: 3',
         'Topic :: Scientific/Engineering :: Artificial Intelligence',

@@ -13,10 +13,20 @@ scope is ``vsa_mm``.
 
 A misspelt ``vsa_mm.<Name>`` fails with a ``KeyError`` that names the
 registry (``vsa_mm::model``, ...) and its closest registered names.
+
+The package is also registered with MMEngine's config loader, which
+resolves ``<package>::<path>`` only for the packages of its
+``MODULE2PACKAGE`` table: once vsa_mm is imported, a config's
+``_base_ = ['vsa_mm::demo/swin-tiny-vsa_demo-imagenet.py']`` names a config
+shipped in the installed package (``vsa_mm/.mim/configs``). MMEngine then
+gives the base's unscoped dicts ``_scope_='vsa_mm'``, a scope that only
+holds vsa_mm's own types; :func:`drop_package_scope` removes it again.
 """
 import difflib
 from typing import Any, Optional
 
+from mmengine.config import Config
+from mmengine.config.utils import MODULE2PACKAGE
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
@@ -75,4 +85,43 @@ METRICS = VSARegistry(
     scope='vsa_mm',
     locations=['vsa_mm.evaluation'])
 
-__all__ = ['MODELS', 'HOOKS', 'METRICS']
+MODULE2PACKAGE.setdefault('vsa_mm', 'vsa_mm')
+
+
+def drop_package_scope(cfg: Config) -> Config:
+    """Undo the ``_scope_='vsa_mm'`` of ``vsa_mm::`` bases, in place.
+
+    MMEngine sets ``_scope_`` to the package of a ``<package>::`` base on
+    each of its dicts with a ``type`` and no ``_scope_``, as if the package
+    were a library scope. vsa_mm's configs are mmdet, mmseg and mmpretrain
+    configs, whose types the ``vsa_mm`` scope does not hold: that
+    ``_scope_`` is removed from every dict whose type is not one of
+    vsa_mm's, which then builds in the config's ``default_scope`` as it
+    does when the base is named by its path.
+
+    Args:
+        cfg (Config): A loaded config.
+
+    Returns:
+        Config: ``cfg``.
+    """
+    own = set(MODELS.module_dict) | set(HOOKS.module_dict) | set(
+        METRICS.module_dict)
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            kind = node.get('type')
+            if node.get('_scope_') == 'vsa_mm' and isinstance(kind, str) \
+                    and Registry.split_scope_key(kind)[1] not in own:
+                node.pop('_scope_')
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, (list, tuple)):
+            for value in node:
+                walk(value)
+
+    walk(cfg._cfg_dict)
+    return cfg
+
+
+__all__ = ['MODELS', 'HOOKS', 'METRICS', 'drop_package_scope']

@@ -73,6 +73,9 @@ def error_line(error: BaseException, checkpoint: Checkpoints = None) -> str:
 def load_config(path: str):
     """``Config.fromfile(path)`` with errors that name the config.
 
+    The ``_scope_`` MMEngine gives the dicts of ``vsa_mm::`` bases is
+    removed (:func:`vsa_mm.registry.drop_package_scope`).
+
     Args:
         path (str): Config file.
 
@@ -84,10 +87,12 @@ def load_config(path: str):
         ValueError: If it is not valid Python.
     """
     from mmengine.config import Config
+
+    from ..registry import drop_package_scope
     if not osp.isfile(path):
         raise FileNotFoundError(f'config {path!r} does not exist')
     try:
-        return Config.fromfile(path)
+        return drop_package_scope(Config.fromfile(path))
     except SyntaxError as error:
         raise ValueError(f'config {path!r} is not valid Python: {error.msg} '
                          f'(line {error.lineno})') from None
