@@ -4,7 +4,7 @@ Importing the package (for example through a config's
 ``custom_imports = dict(imports=['vsa_mm'], allow_failed_imports=False)``)
 registers its models, hooks and metrics in the ``vsa_mm`` registry scope.
 
-It also changes three things in MMEngine and torch for the whole process.
+It also changes four things in MMEngine and torch for the whole process.
 Each is logged once at INFO (MMLogger ``vsa_mm``) when applied, and each is
 turned off by setting its environment variable to ``0`` before the import:
 
@@ -28,6 +28,11 @@ turned off by setting its environment variable to ``0`` before the import:
    ``last_checkpoint`` and dumped files atomically (temporary file, fsync,
    rename).
 
+4. ``VSA_MM_FLOP_HANDLES``: MMEngine's FLOP counter, which every
+   OpenMMLab ``get_flops`` tool uses, counts VSA's ``vsa_mm::bilinear_gather``
+   operator and ``scaled_dot_product_attention``
+   (:func:`vsa_mm.analysis.register_flop_handles`).
+
 :func:`vsa_mm.engine.applied_side_effects` lists those applied.
 """
 from .engine import (register_atomic_local_backend,
@@ -41,8 +46,12 @@ register_atomic_local_backend()
 
 from . import evaluation  # noqa: E402,F401  registers the metrics
 from . import models  # noqa: E402,F401  registers the models
+from .analysis import register_flop_handles  # noqa: E402
+
+register_flop_handles()
 
 __all__ = [
     '__version__', 'register_mmengine_safe_globals',
-    'register_weights_only_http_loader', 'register_atomic_local_backend'
+    'register_weights_only_http_loader', 'register_atomic_local_backend',
+    'register_flop_handles'
 ]

@@ -1,37 +1,41 @@
-"""Parameter and FLOP counting that sees VSA's fused sampling.
+"""FLOP counting that sees VSA's sampling operator.
 
 ``mmengine.analysis`` traces the model with ``torch.jit`` and counts the
-operators it knows. Two that it does not know are added here: VSA's key/value
-projection and bilinear gather, which run inside one autograd Function (a
-``prim::PythonOp`` to the tracer), and PyTorch's
-``scaled_dot_product_attention``. Like mmengine (and
-fvcore), one multiply-add counts as one FLOP; element-wise operations,
-normalisation and softmax are not counted.
+operators it knows; every OpenMMLab ``get_flops`` tool (mmpretrain, mmdet,
+mmseg) goes through its ``get_model_complexity_info``. Two operators that it
+does not know are taught to it here, by name: VSA's bilinear gather
+(``vsa_mm::bilinear_gather``) and PyTorch's
+``scaled_dot_product_attention``. Like mmengine (and fvcore), one
+multiply-add counts as one FLOP; element-wise operations, normalisation and
+softmax are not counted.
+
+:func:`register_flop_handles`, called when :mod:`vsa_mm` is imported, adds
+both handles to MMEngine's default table, so the standard tools count them
+without any change (``VSA_MM_FLOP_HANDLES=0`` turns this off).
 """
 from typing import Any, List, Tuple
 
 import torch.nn as nn
-from mmengine.analysis import FlopAnalyzer, parameter_count
-from mmengine.analysis.jit_handles import get_shape
+from mmengine.analysis import (FlopAnalyzer, complexity_analysis,
+                               parameter_count)
+from mmengine.analysis.jit_handles import generic_activation_jit, get_shape
 
-GATHER_OP = 'prim::PythonOp._ProjectedRowGather'
+from vsa_mm.engine.side_effects import announce, enabled
+from vsa_mm.models.layers.bilinear_gather import BILINEAR_GATHER_OP
+
+GATHER_OP = BILINEAR_GATHER_OP
 SDPA_OP = 'aten::scaled_dot_product_attention'
 
 
-def projected_row_gather_flops(inputs: List[Any], outputs: List[Any]) -> int:
-    """Multiply-adds of the k/v projection plus the 4-neighbour gather.
+def bilinear_gather_flops(inputs: List[Any], outputs: List[Any]) -> int:
+    """Multiply-adds of the weighted K-neighbour gather.
 
-    The traced inputs are ``(x_map (B, H, W, C), qkv.weight (3 * Co, C),
-    qkv.bias, index (S, 4), weights (S, 4))`` and the output is
-    ``(S, 2 * d)``.
+    The traced inputs are ``(rows (R, C), index (S, K), weights (S, K))``
+    and the output is ``(S, C)``: ``S * K * C``.
     """
-    x_shape, weight_shape = get_shape(inputs[0]), get_shape(inputs[1])
-    samples, channels = get_shape(outputs[0])
-    tokens = 1
-    for size in x_shape[:-1]:
-        tokens *= size
-    projection = tokens * x_shape[-1] * (2 * weight_shape[0] // 3)
-    return projection + samples * 4 * channels
+    samples, neighbours = get_shape(inputs[1])
+    channels = get_shape(outputs[0])[-1]
+    return samples * neighbours * channels
 
 
 def scaled_dot_product_attention_flops(inputs: List[Any],
@@ -50,6 +54,40 @@ def scaled_dot_product_attention_flops(inputs: List[Any],
     return batch * queries * keys * (dims + value_dims)
 
 
+#: FLOP handles by traced operator name.
+FLOP_HANDLES = {
+    GATHER_OP: bilinear_gather_flops,
+    SDPA_OP: scaled_dot_product_attention_flops,
+}
+
+
+def register_flop_handles() -> bool:
+    """Teach MMEngine's FLOP and activation counters VSA's operators.
+
+    Adds :data:`FLOP_HANDLES` to the handles every ``FlopAnalyzer`` (and so
+    ``mmengine.analysis.get_model_complexity_info``) starts with, and counts
+    the gather's output in ``ActivationAnalyzer``. Handles MMEngine already
+    has are kept. Called by ``import vsa_mm``; logged once.
+
+    Returns:
+        bool: Whether the handles are registered (False when
+        ``VSA_MM_FLOP_HANDLES=0``).
+    """
+    if not enabled('VSA_MM_FLOP_HANDLES'):
+        return False
+    for name, handle in FLOP_HANDLES.items():
+        complexity_analysis._DEFAULT_SUPPORTED_FLOP_OPS.setdefault(
+            name, handle)
+    complexity_analysis._DEFAULT_SUPPORTED_ACT_OPS.setdefault(
+        GATHER_OP, generic_activation_jit())
+    announce(
+        'flop_handles', 'MMEngine FLOP counting (get_model_complexity_info, '
+        "every OpenMMLab get_flops tool) counts VSA's "
+        f'{GATHER_OP} and {SDPA_OP} (vsa_mm.analysis); '
+        'VSA_MM_FLOP_HANDLES=0 turns this off')
+    return True
+
+
 def count_flops_and_params(model: nn.Module,
                            inputs: Tuple[Any, ...]) -> Tuple[int, int]:
     """FLOPs (multiply-adds) of one forward pass, and parameters.
@@ -62,8 +100,7 @@ def count_flops_and_params(model: nn.Module,
         tuple[int, int]: FLOPs and the number of parameters.
     """
     analyzer = FlopAnalyzer(model, inputs)
-    analyzer.set_op_handle(GATHER_OP, projected_row_gather_flops)
-    analyzer.set_op_handle(SDPA_OP, scaled_dot_product_attention_flops)
+    analyzer.set_op_handle(**FLOP_HANDLES)
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)
     return analyzer.total(), parameter_count(model)['']

@@ -1,84 +1,145 @@
-"""Bilinear sampling as a weighted gather of projected rows (the fast path).
+"""Bilinear sampling as a weighted gather of rows: the ``vsa_mm`` ops.
 
 ``F.grid_sample`` works on channels-first maps and its backward scatters one
 channel at a time. VSA samples per-head channels-last keys and values at a
 few positions per window: a weighted sum of four rows of a
-``(rows, channels)`` matrix per sample. This module computes exactly what
-``grid_sample(mode='bilinear', padding_mode='zeros', align_corners=True)``
-computes, as one ``embedding_bag`` in the forward pass and row-wise
-``index_add_``/``index_select`` in the backward pass.
+``(rows, channels)`` matrix per sample. :func:`sample_projected_rows`
+computes exactly what ``grid_sample(mode='bilinear', padding_mode='zeros',
+align_corners=True)`` computes with three custom operators:
+
+- ``vsa_mm::bilinear_gather(rows, index, weights)``: the forward pass, one
+  ``embedding_bag``;
+- ``vsa_mm::bilinear_gather_grad_rows`` and
+  ``vsa_mm::bilinear_gather_grad_weights``: its backward pass, row-wise
+  ``index_add_`` and ``index_select``.
+
+They are ``torch.library`` custom ops with tensor and int arguments only, fake
+(meta) implementations and registered autograd, so ``torch.compile``,
+``torch.export``, ``torch.jit.trace`` and FLOP counters see one named
+operator (:data:`BILINEAR_GATHER_OP`).
 
 The rows are a projection of the input (VSA's keys and values). They are not
-kept for backward: the projection is recomputed from its input, which the
-caller keeps anyway, so VSA saves little more than window attention does.
+kept for backward: :func:`sample_projected_rows` runs the projection and the
+gather under non-reentrant activation checkpointing
+(``torch.utils.checkpoint``), which recomputes the projection from its input,
+kept anyway, so VSA saves little more than window attention does.
 """
 from typing import Callable, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.autograd.function import FunctionCtx, once_differentiable
+from torch.utils.checkpoint import checkpoint
+
+#: Qualified name of the forward operator, as tracers and exporters see it.
+BILINEAR_GATHER_OP = 'vsa_mm::bilinear_gather'
 
 #: ``project(x, weight, bias) -> rows``: builds the (R, C) rows to sample.
 RowProjection = Callable[[Tensor, Tensor, Optional[Tensor]], Tensor]
 
 
-class _ProjectedRowGather(torch.autograd.Function):
-    """``out[s] = sum_c weights[s, c] * project(x, w, b)[index[s, c]]``."""
+@torch.library.custom_op(BILINEAR_GATHER_OP, mutates_args=())
+def bilinear_gather(rows: Tensor, index: Tensor, weights: Tensor) -> Tensor:
+    """``out[s] = sum_c weights[s, c] * rows[index[s, c]]``.
 
-    @staticmethod
-    def forward(ctx: FunctionCtx, project: RowProjection, x: Tensor,
-                weight: Tensor, bias: Optional[Tensor], index: Tensor,
-                weights: Tensor) -> Tensor:
-        device_type = x.device.type
-        ctx.project = project
-        ctx.autocast = (device_type, torch.is_autocast_enabled(device_type),
-                        torch.get_autocast_dtype(device_type))
-        ctx.save_for_backward(x, weight, bias, index, weights)
-        with torch.no_grad():
-            rows = project(x, weight, bias)
-        return F.embedding_bag(
-            index, rows, per_sample_weights=weights, mode='sum')
+    Args:
+        rows (Tensor): Rows of shape (R, C).
+        index (Tensor): int64 row numbers of shape (S, K), in ``[0, R)``.
+        weights (Tensor): Weights of shape (S, K), dtype of ``rows``.
 
-    @staticmethod
-    @once_differentiable
-    def backward(ctx: FunctionCtx, grad_out: Tensor) -> tuple:
-        x, weight, bias, index, weights = ctx.saved_tensors
-        needs_rows_grad = any(ctx.needs_input_grad[1:4])
-        inputs = [
-            None if t is None else t.detach().requires_grad_(needs)
-            for t, needs in zip(
-                (x, weight, bias), ctx.needs_input_grad[1:4], strict=True)
-        ]
-        device_type, autocast_enabled, autocast_dtype = ctx.autocast
-        with torch.enable_grad(), torch.autocast(
-                device_type, dtype=autocast_dtype, enabled=autocast_enabled):
-            rows = ctx.project(*inputs)
+    Returns:
+        Tensor: Samples of shape (S, C).
+    """
+    return F.embedding_bag(index, rows, per_sample_weights=weights, mode='sum')
 
-        grad_out = grad_out.contiguous()
-        # One scratch buffer for all corners: fresh multi-megabyte
-        # temporaries cost more in page faults than the arithmetic.
-        scratch = torch.empty_like(grad_out)
-        grad_weights = None
-        if ctx.needs_input_grad[5]:
-            grad_weights = torch.empty_like(weights)
-            for corner in range(index.shape[1]):
-                torch.index_select(
-                    rows.detach(), 0, index[:, corner], out=scratch)
-                torch.sum(
-                    scratch.mul_(grad_out), dim=1, out=grad_weights[:, corner])
-        grads: Tuple[Optional[Tensor], ...] = (None, None, None)
-        if needs_rows_grad:
-            grad_rows = torch.zeros_like(rows)
-            for corner in range(index.shape[1]):
-                torch.mul(grad_out, weights[:, corner, None], out=scratch)
-                grad_rows.index_add_(0, index[:, corner], scratch)
-            wanted = [t for t in inputs if t is not None and t.requires_grad]
-            found = iter(torch.autograd.grad(rows, wanted, grad_rows))
-            grads = tuple(
-                next(found) if t is not None and t.requires_grad else None
-                for t in inputs)
-        return (None, *grads, None, grad_weights)
+
+@bilinear_gather.register_fake
+def _bilinear_gather_fake(rows: Tensor, index: Tensor,
+                          weights: Tensor) -> Tensor:
+    return rows.new_empty(index.shape[0], rows.shape[1])
+
+
+@torch.library.custom_op('vsa_mm::bilinear_gather_grad_rows', mutates_args=())
+def bilinear_gather_grad_rows(grad_out: Tensor, index: Tensor, weights: Tensor,
+                              num_rows: int) -> Tensor:
+    """Gradient of :func:`bilinear_gather` with respect to ``rows``.
+
+    Args:
+        grad_out (Tensor): Gradient of the samples, shape (S, C).
+        index (Tensor): int64 row numbers of shape (S, K).
+        weights (Tensor): Weights of shape (S, K).
+        num_rows (int): R, the number of rows.
+
+    Returns:
+        Tensor: Shape (R, C).
+    """
+    grad_out = grad_out.contiguous()
+    grad_rows = grad_out.new_zeros(num_rows, grad_out.shape[1])
+    # One scratch buffer for all corners: fresh multi-megabyte temporaries
+    # cost more in page faults than the arithmetic.
+    scratch = torch.empty_like(grad_out)
+    for corner in range(index.shape[1]):
+        torch.mul(grad_out, weights[:, corner, None], out=scratch)
+        grad_rows.index_add_(0, index[:, corner], scratch)
+    return grad_rows
+
+
+@bilinear_gather_grad_rows.register_fake
+def _bilinear_gather_grad_rows_fake(grad_out: Tensor, index: Tensor,
+                                    weights: Tensor, num_rows: int) -> Tensor:
+    return grad_out.new_empty(num_rows, grad_out.shape[1])
+
+
+@torch.library.custom_op(
+    'vsa_mm::bilinear_gather_grad_weights', mutates_args=())
+def bilinear_gather_grad_weights(grad_out: Tensor, rows: Tensor,
+                                 index: Tensor) -> Tensor:
+    """Gradient of :func:`bilinear_gather` with respect to ``weights``.
+
+    Args:
+        grad_out (Tensor): Gradient of the samples, shape (S, C).
+        rows (Tensor): Rows of shape (R, C).
+        index (Tensor): int64 row numbers of shape (S, K).
+
+    Returns:
+        Tensor: Shape (S, K), dtype of ``rows``.
+    """
+    grad_out = grad_out.contiguous()
+    grad_weights = rows.new_empty(index.shape)
+    scratch = torch.empty_like(grad_out)
+    for corner in range(index.shape[1]):
+        torch.index_select(rows, 0, index[:, corner], out=scratch)
+        torch.sum(scratch.mul_(grad_out), dim=1, out=grad_weights[:, corner])
+    return grad_weights
+
+
+@bilinear_gather_grad_weights.register_fake
+def _bilinear_gather_grad_weights_fake(grad_out: Tensor, rows: Tensor,
+                                       index: Tensor) -> Tensor:
+    return rows.new_empty(index.shape)
+
+
+def _setup_context(ctx: torch.autograd.function.FunctionCtx,
+                   inputs: Tuple[Tensor, Tensor,
+                                 Tensor], output: Tensor) -> None:
+    rows, index, weights = inputs
+    ctx.save_for_backward(rows, index, weights)
+
+
+def _backward(
+        ctx: torch.autograd.function.FunctionCtx,
+        grad_out: Tensor) -> Tuple[Optional[Tensor], None, Optional[Tensor]]:
+    rows, index, weights = ctx.saved_tensors
+    grad_rows = grad_weights = None
+    if ctx.needs_input_grad[0]:
+        grad_rows = bilinear_gather_grad_rows(grad_out, index, weights,
+                                              rows.shape[0])
+    if ctx.needs_input_grad[2]:
+        grad_weights = bilinear_gather_grad_weights(grad_out, rows, index)
+    return grad_rows, None, grad_weights
+
+
+bilinear_gather.register_autograd(_backward, setup_context=_setup_context)
 
 
 def bilinear_corners(grid: Tensor, map_hw: Tuple[int, int],
@@ -99,8 +160,9 @@ def bilinear_corners(grid: Tensor, map_hw: Tuple[int, int],
     """
     height, width = map_hw
     batch = grid.shape[0]
-    x = (grid[..., 0] + 1) * (0.5 * (width - 1))
-    y = (grid[..., 1] + 1) * (0.5 * (height - 1))
+    # Multiplying by the int first keeps symbolic sizes free of floats.
+    x = (grid[..., 0] + 1) * (width - 1) * 0.5
+    y = (grid[..., 1] + 1) * (height - 1) * 0.5
     x0 = x.detach().floor()
     y0 = y.detach().floor()
     frac_x = x - x0
@@ -128,16 +190,25 @@ def bilinear_corners(grid: Tensor, map_hw: Tuple[int, int],
     return index, weights
 
 
+def _project_and_gather(project: RowProjection, x: Tensor, weight: Tensor,
+                        bias: Optional[Tensor], index: Tensor,
+                        weights: Tensor) -> Tensor:
+    return bilinear_gather(project(x, weight, bias), index, weights)
+
+
 def sample_projected_rows(project: RowProjection, x: Tensor, weight: Tensor,
                           bias: Optional[Tensor], grid: Tensor,
                           map_hw: Tuple[int, int], num_heads: int) -> Tensor:
     """Sample per-head channels-last maps, made by a projection, on a grid.
 
+    When autograd records, the projection's output is not kept for backward
+    but recomputed (non-reentrant ``torch.utils.checkpoint``).
+
     Args:
         project (callable): ``project(x, weight, bias)`` returns the sampled
             features as rows of shape (B * Hp * Wp * heads, C), ordered
-            (batch, y, x, head), in ``grid``'s dtype. It is run again in
-            backward instead of keeping its output.
+            (batch, y, x, head), in ``grid``'s dtype. It must be
+            deterministic: backward runs it again.
         x (Tensor): Input of the projection.
         weight (Tensor): Weight of the projection.
         bias (Tensor, optional): Bias of the projection.
@@ -154,6 +225,19 @@ def sample_projected_rows(project: RowProjection, x: Tensor, weight: Tensor,
         respect to ``x``, ``weight``, ``bias`` and ``grid``.
     """
     index, weights = bilinear_corners(grid, map_hw, num_heads)
-    samples = _ProjectedRowGather.apply(project, x, weight, bias, index,
-                                        weights)
+    records = torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in (x, weight, bias))
+    if records:
+        samples = checkpoint(
+            _project_and_gather,
+            project,
+            x,
+            weight,
+            bias,
+            index,
+            weights,
+            use_reentrant=False,
+            preserve_rng_state=False)
+    else:
+        samples = _project_and_gather(project, x, weight, bias, index, weights)
     return samples.view(*grid.shape[:-1], samples.shape[-1])

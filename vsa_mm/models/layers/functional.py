@@ -11,8 +11,7 @@ Conventions used throughout:
   are the centres of the first and last pixel; channel 0 is x (width),
   channel 1 is y (height).
 """
-import functools
-from typing import Tuple
+from typing import Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -28,14 +27,16 @@ def pad_to_window_multiple(x: Tensor, window_size: int) -> Tensor:
 
     Returns:
         Tensor: Map of shape (B, Hp, Wp, C), ``Hp = ceil(H / ws) * ws``; ``x``
-        itself when no padding is needed.
+        itself when no padding is needed and the sizes are not symbolic.
     """
     height, width = x.shape[1:3]
     pad_bottom = -height % window_size
     pad_right = -width % window_size
-    if pad_bottom or pad_right:
-        x = F.pad(x, (0, 0, 0, pad_right, 0, pad_bottom))
-    return x
+    if isinstance(pad_bottom, int) and isinstance(
+            pad_right, int) and not (pad_bottom or pad_right):
+        return x
+    # Symbolic sizes always pad (possibly by zero): no branch on them.
+    return F.pad(x, (0, 0, 0, pad_right, 0, pad_bottom))
 
 
 def window_partition(x: Tensor,
@@ -102,14 +103,24 @@ def relative_position_index(window_size: int) -> Tensor:
     return relative[0] * (2 * window_size - 1) + relative[1]
 
 
-@functools.lru_cache(maxsize=64)
+def _at_least_one(
+        size: Union[int, torch.SymInt, Tensor]) -> Union[int, Tensor]:
+    """``max(size, 1)`` for an int, a symbolic int, or the 0-dim tensor that
+    ``torch.jit.trace`` records for a size."""
+    if isinstance(size, Tensor):
+        return size.clamp(min=1)
+    return torch.sym_max(size, 1)
+
+
 def default_window_grid(height: int, width: int, window_size: int,
                         device: torch.device,
                         dtype: torch.dtype) -> Tuple[Tensor, Tensor]:
     """Sampling positions of the default (unshifted, unscaled) windows.
 
-    The result depends only on its arguments and is cached (shared by every
-    layer with the same padded map size and window); never modify it in place.
+    Built afresh on ``device`` at every call (a handful of small tensor ops,
+    computed in float64 and cast): nothing is cached, so no tensor made
+    while tracing, compiling or exporting outlives that trace, and
+    ``height`` and ``width`` may be symbolic sizes.
 
     Args:
         height (int): Padded map height Hp, a multiple of ``window_size``.
@@ -126,26 +137,26 @@ def default_window_grid(height: int, width: int, window_size: int,
         - ``relative`` of shape (ws * ws, 2): the token positions ``r``
           relative to their window's centre.
     """
-    # Built outside inference mode so that a grid first made during
-    # inference can later take part in autograd.
-    with torch.inference_mode(False):
-        # Pixel spacing in normalised coordinates; a 1-pixel side has no
-        # extent (grid_sample maps every coordinate to its only pixel).
-        step = torch.tensor([2 / max(width - 1, 1), 2 / max(height - 1, 1)],
-                            dtype=torch.float64)
-        offsets = torch.arange(window_size, dtype=torch.float64)
-        offsets = offsets - (window_size - 1) / 2
-        ry, rx = torch.meshgrid(offsets, offsets, indexing='ij')
-        relative = torch.stack([rx, ry], dim=-1).view(-1, 2) * step
+    f64 = dict(device=device, dtype=torch.float64)
+    # Pixel spacing in normalised coordinates is 2 / (side - 1); a 1-pixel
+    # side has no extent (grid_sample maps every coordinate to its only
+    # pixel). Tensors are divided by the (possibly symbolic) int sides, so no
+    # symbolic float is ever formed.
+    span_x = _at_least_one(width - 1)
+    span_y = _at_least_one(height - 1)
+    offsets = (torch.arange(window_size, **f64) - (window_size - 1) / 2) * 2
+    ry, rx = torch.meshgrid(offsets / span_y, offsets / span_x, indexing='ij')
+    relative = torch.stack([rx, ry], dim=-1).view(-1, 2)
 
-        cy = torch.arange(height // window_size, dtype=torch.float64)
-        cx = torch.arange(width // window_size, dtype=torch.float64)
-        cy, cx = torch.meshgrid(cy, cx, indexing='ij')
-        centres = torch.stack([cx, cy], dim=-1).view(-1, 1, 2)
-        centres = -1 + (centres * window_size + (window_size - 1) / 2) * step
-        base = centres + relative
-        return (base.to(device=device,
-                        dtype=dtype), relative.to(device=device, dtype=dtype))
+    half = (window_size - 1) / 2
+    cy = torch.arange(height // window_size, **f64)
+    cx = torch.arange(width // window_size, **f64)
+    cy = (cy * window_size + half) * 2 / span_y - 1
+    cx = (cx * window_size + half) * 2 / span_x - 1
+    cy, cx = torch.meshgrid(cy, cx, indexing='ij')
+    centres = torch.stack([cx, cy], dim=-1).view(-1, 1, 2)
+    base = centres + relative
+    return base.to(dtype), relative.to(dtype)
 
 
 def varied_window_grid(base: Tensor, relative: Tensor, offsets: Tensor,

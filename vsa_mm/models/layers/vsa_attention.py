@@ -24,11 +24,19 @@ def _check_positive_int(name: str, value: object) -> int:
 
 
 def _is_int(value: object) -> bool:
-    """An int, or a 0-dim integer tensor (how ``torch.jit.trace``, used by
-    ``mmengine.analysis``, passes sizes)."""
+    """An int, a symbolic int (``torch.compile``/``torch.export`` with
+    dynamic shapes) or a 0-dim integer tensor (how ``torch.jit.trace``, used
+    by ``mmengine.analysis``, passes sizes)."""
     if isinstance(value, Tensor):
         return value.dim() == 0 and not value.is_floating_point()
-    return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, (int, torch.SymInt)) and \
+        not isinstance(value, bool)
+
+
+def _as_size(
+        value: Union[int, torch.SymInt, Tensor]) -> Union[int, torch.SymInt]:
+    """A size as an int, keeping symbolic ints symbolic."""
+    return value if isinstance(value, torch.SymInt) else int(value)
 
 
 def _has_pretrained_init(init_cfg: Union[dict, list, None]) -> bool:
@@ -93,7 +101,9 @@ class VSAWindowAttention(BaseModule):
     The layer accepts any map size: the map is padded at the bottom and right
     to a window multiple (padded keys and values are zero) and the output is
     cropped back. Sampling grids are computed in float32 (float64 for float64
-    inputs), also under autocast, and cached per map size, device and dtype.
+    inputs), also under autocast. Nothing is cached between calls, and map
+    sizes may be symbolic, so the layer compiles (``torch.compile``) and
+    exports (``torch.export``, ONNX) with dynamic height and width.
 
     The module holds the parameters and regresses the windows;
     :func:`~vsa_mm.models.layers.varied_window_attention.varied_window_attention`
@@ -271,11 +281,13 @@ class VSAWindowAttention(BaseModule):
                 or not all(_is_int(v) for v in hw_shape)):
             raise TypeError(
                 f'hw_shape must be a pair of ints (H, W), got {hw_shape!r}')
-        hw_shape = tuple(int(v) for v in hw_shape)
-        height, width = hw_shape
-        if height < 1 or width < 1 or height * width != x.shape[1]:
+        height, width = (_as_size(v) for v in hw_shape)
+        if isinstance(height * width * x.shape[1], torch.SymInt):
+            # Symbolic sizes: a guard, not a Python branch on them.
+            torch._check(height * width == x.shape[1])
+        elif height < 1 or width < 1 or height * width != x.shape[1]:
             raise ValueError(
-                f'hw_shape {tuple(hw_shape)} does not match x with '
+                f'hw_shape {(height, width)} does not match x with '
                 f'{x.shape[1]} tokens (H * W must equal L)')
         return height, width
 
