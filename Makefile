@@ -4,7 +4,7 @@ PYTHON := .venv/bin/python
 
 LINT_PATHS := vsa_mm tests tools benchmarks configs setup.py
 
-.PHONY: setup demo lint format test test-quick bench docs-tables
+.PHONY: setup demo lint format test test-quick test-cuda gpu-check bench docs-tables
 
 setup:
 	bash tools/setup_env.sh
@@ -26,6 +26,14 @@ test: lint
 
 test-quick: lint
 	$(PYTHON) -m pytest -m "not slow"
+
+test-cuda: setup
+	$(PYTHON) -m pytest -m cuda -rs
+
+# On a GPU machine: CUDA set-up, the cuda tier and the GPU benchmarks, one
+# report (work_dirs/gpu_check/report.md).
+gpu-check:
+	bash tools/gpu_check.sh
 
 bench: setup
 	$(PYTHON) benchmarks/bench_vsa_layer.py --rounds 41
