@@ -13,8 +13,15 @@ Reproduce::
 
     .venv/bin/python benchmarks/bench_backbones.py             # 2 threads
     .venv/bin/python benchmarks/bench_backbones.py --threads 1 --rounds 5
+    .venv/bin/python benchmarks/bench_backbones.py --device cuda \
+        --batch 32 --rounds 21 --compile --dtype bf16
+
+``--compile`` compiles every backbone, the baselines included;
+``--dtype bf16``/``fp16`` runs under autocast; on CUDA the table adds the
+peak memory of a step.
 """
 import argparse
+import contextlib
 import statistics
 import time
 from typing import Dict, List
@@ -25,7 +32,7 @@ from mmpretrain.models import SwinTransformer
 
 from vsa_mm.models import SwinTransformerVSA, ViTAEv2, VSAWindowAttention
 
-from bench_vsa_layer import saved_tensor_bytes  # isort: skip
+from bench_vsa_layer import DTYPES, saved_tensor_bytes  # isort: skip
 
 
 def build_pairs() -> Dict[str, Dict[str, nn.Module]]:
@@ -50,22 +57,47 @@ def build_pairs() -> Dict[str, Dict[str, nn.Module]]:
     }
 
 
-def measure(models: Dict[str, nn.Module], batch: int, size: int, rounds: int,
-            warmup: int) -> Dict[str, tuple]:
-    images = torch.rand(batch, 3, size, size)
+def measure(models: Dict[str, nn.Module],
+            batch: int,
+            size: int,
+            rounds: int,
+            warmup: int,
+            device: torch.device = torch.device('cpu'),
+            dtype: str = 'fp32') -> Dict[str, tuple]:
+    """Median ms, saved bytes and (CUDA only) peak bytes per backbone."""
+    images = torch.rand(batch, 3, size, size, device=device)
+
+    def forward(model: nn.Module) -> list:
+        autocast = contextlib.nullcontext() if DTYPES[dtype] is None else \
+            torch.autocast(device.type, dtype=DTYPES[dtype])
+        with autocast:
+            return list(model(images))
+
+    def step(model: nn.Module) -> None:
+        model.zero_grad(set_to_none=True)
+        sum(out.float().mean() for out in forward(model)).backward()
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
+
     times: Dict[str, List[float]] = {name: [] for name in models}
     for index in range(warmup + rounds):
         for name, model in models.items():
-            model.zero_grad(set_to_none=True)
             start = time.perf_counter()
-            sum(out.mean() for out in model(images)).backward()
+            step(model)
             if index >= warmup:
                 times[name].append(time.perf_counter() - start)
     results = {}
     for name, model in models.items():
         saved = saved_tensor_bytes(
-            lambda m=model: m(images), list(model.parameters()))
-        results[name] = (statistics.median(times[name]) * 1e3, saved)
+            lambda m=model: forward(m), list(model.parameters()))
+        peak = 0
+        if device.type == 'cuda':
+            model.zero_grad(set_to_none=True)
+            torch.cuda.reset_peak_memory_stats(device)
+            before = torch.cuda.memory_allocated(device)
+            step(model)
+            peak = torch.cuda.max_memory_allocated(device) - before
+        results[name] = (statistics.median(times[name]) * 1e3, saved, peak)
     return results
 
 
@@ -76,25 +108,39 @@ def main() -> None:
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--batch', type=int, default=8)
     parser.add_argument('--size', type=int, default=224)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--compile',
+        action='store_true',
+        help='torch.compile every backbone, the baselines included')
+    parser.add_argument('--dtype', choices=sorted(DTYPES), default='fp32')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
 
     lines = [
-        f'torch {torch.__version__}, CPU, {torch.get_num_threads()} '
+        f'torch {torch.__version__}, {device}, {torch.get_num_threads()} '
         f'thread(s), batch {args.batch}, {args.size}x{args.size}, median of '
-        f'{args.rounds} interleaved rounds', '',
-        '| backbone | fwd+bwd ms | time ratio | saved MiB | memory ratio |',
-        '|---|---:|---:|---:|---:|'
+        f'{args.rounds} interleaved rounds, {args.dtype}, '
+        f'{"compiled" if args.compile else "eager"}', '',
+        '| backbone | fwd+bwd ms | time ratio | saved MiB | memory ratio | '
+        'peak MiB |', '|---|---:|---:|---:|---:|---:|'
     ]
     for models in build_pairs().values():
-        for model in models.values():
-            model.train()
+        models = {
+            name: model.to(device).train()
+            for name, model in models.items()
+        }
+        if args.compile:
+            models = {name: torch.compile(m) for name, m in models.items()}
         results = measure(models, args.batch, args.size, args.rounds,
-                          args.warmup)
-        base_ms, base_bytes = next(iter(results.values()))
-        for name, (ms, saved) in results.items():
+                          args.warmup, device, args.dtype)
+        base_ms, base_bytes, _ = next(iter(results.values()))
+        for name, (ms, saved, peak) in results.items():
+            peak_mib = f'{peak / 2**20:.0f}' if device.type == 'cuda' else '-'
             lines.append(f'| {name} | {ms:.0f} | {ms / base_ms:.2f}x | '
-                         f'{saved / 2**20:.0f} | {saved / base_bytes:.2f}x |')
+                         f'{saved / 2**20:.0f} | {saved / base_bytes:.2f}x | '
+                         f'{peak_mib} |')
     print('\n'.join(lines))  # noqa: T201  the benchmark's output is its table
 
 

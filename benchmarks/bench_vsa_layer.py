@@ -21,8 +21,15 @@ Reproduce::
     .venv/bin/python benchmarks/bench_vsa_layer.py            # 1 thread, CPU
     .venv/bin/python benchmarks/bench_vsa_layer.py --threads 2 --rounds 31
     .venv/bin/python benchmarks/bench_vsa_layer.py --device cuda
+    .venv/bin/python benchmarks/bench_vsa_layer.py --device cuda \
+        --compile --dtype bf16       # every model compiled, bf16 autocast
+
+With ``--compile`` every model, the baseline included, runs through
+``torch.compile`` (compiled against compiled); ``--dtype bf16``/``fp16``
+runs under autocast. On CUDA the table adds the peak memory of a step.
 """
 import argparse
+import contextlib
 import statistics
 import time
 from typing import Callable, Dict, List, NamedTuple, Tuple
@@ -98,10 +105,20 @@ def build_models(shape: Shape, device: torch.device) -> Dict[str, nn.Module]:
     return {name: m.to(device).train() for name, m in models.items()}
 
 
-def measure(shape: Shape, device: torch.device, rounds: int,
-            warmup: int) -> Dict[str, Tuple[float, int]]:
-    """Median forward+backward ms and saved bytes per model."""
+DTYPES = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+
+
+def measure(shape: Shape,
+            device: torch.device,
+            rounds: int,
+            warmup: int,
+            compile_models: bool = False,
+            dtype: str = 'fp32') -> Dict[str, Tuple[float, int, int]]:
+    """Median forward+backward ms, saved bytes and peak bytes per model
+    (peak bytes: CUDA only, 0 elsewhere)."""
     models = build_models(shape, device)
+    if compile_models:
+        models = {name: torch.compile(m) for name, m in models.items()}
     x = torch.randn(
         shape.batch,
         shape.height * shape.width,
@@ -110,8 +127,18 @@ def measure(shape: Shape, device: torch.device, rounds: int,
         requires_grad=True)
     hw = (shape.height, shape.width)
 
+    def autocast() -> contextlib.AbstractContextManager:
+        if DTYPES[dtype] is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device.type, dtype=DTYPES[dtype])
+
     def step(model: nn.Module) -> Callable[[], torch.Tensor]:
-        return lambda: model(x, hw)
+
+        def run() -> torch.Tensor:
+            with autocast():
+                return model(x, hw)
+
+        return run
 
     def sync() -> None:
         if device.type == 'cuda':
@@ -124,14 +151,24 @@ def measure(shape: Shape, device: torch.device, rounds: int,
             x.grad = None
             sync()
             start = time.perf_counter()
-            model(x, hw).sum().backward()
+            step(model)().float().sum().backward()
             sync()
             if index >= warmup:
                 times[name].append(time.perf_counter() - start)
     results = {}
     for name, model in models.items():
         saved = saved_tensor_bytes(step(model), list(model.parameters()))
-        results[name] = (statistics.median(times[name]) * 1e3, saved)
+        peak = 0
+        if device.type == 'cuda':
+            model.zero_grad(set_to_none=True)
+            x.grad = None
+            sync()
+            torch.cuda.reset_peak_memory_stats(device)
+            before = torch.cuda.memory_allocated(device)
+            step(model)().float().sum().backward()
+            sync()
+            peak = torch.cuda.max_memory_allocated(device) - before
+        results[name] = (statistics.median(times[name]) * 1e3, saved, peak)
     return results
 
 
@@ -141,6 +178,11 @@ def main() -> None:
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--rounds', type=int, default=21)
     parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument(
+        '--compile',
+        action='store_true',
+        help='torch.compile every model, the baseline included')
+    parser.add_argument('--dtype', choices=sorted(DTYPES), default='fp32')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -148,19 +190,22 @@ def main() -> None:
     lines = [
         f'torch {torch.__version__}, device {device}, '
         f'{torch.get_num_threads()} thread(s), median of {args.rounds} '
-        'interleaved rounds', '',
+        f'interleaved rounds, {args.dtype}, '
+        f'{"compiled" if args.compile else "eager"}', '',
         '| shape | layer | fwd+bwd ms | time ratio | saved MiB | '
-        'memory ratio |', '|---|---|---:|---:|---:|---:|'
+        'memory ratio | peak MiB |', '|---|---|---:|---:|---:|---:|---:|'
     ]
     for shape in SHAPES:
-        results = measure(shape, device, args.rounds, args.warmup)
-        base_ms, base_bytes = results['WindowMSA (mmpretrain)']
-        for name, (ms, saved) in results.items():
+        results = measure(shape, device, args.rounds, args.warmup,
+                          args.compile, args.dtype)
+        base_ms, base_bytes, _ = results['WindowMSA (mmpretrain)']
+        for name, (ms, saved, peak) in results.items():
+            peak_mib = f'{peak / 2**20:.1f}' if device.type == 'cuda' else '-'
             lines.append(f'| {shape.name} (B={shape.batch}, '
                          f'{shape.height}x{shape.width}, C={shape.channels}, '
                          f'{shape.heads} heads) | {name} | {ms:.1f} | '
                          f'{ms / base_ms:.2f}x | {saved / 2**20:.1f} | '
-                         f'{saved / base_bytes:.2f}x |')
+                         f'{saved / base_bytes:.2f}x | {peak_mib} |')
     print('\n'.join(lines))  # noqa: T201  the benchmark's output is its table
 
 

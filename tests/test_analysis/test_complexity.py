@@ -69,3 +69,38 @@ def test_docs_tables_match_the_tools():
         capture_output=True,
         text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_standard_mmengine_counter_sees_the_vsa_op():
+    """``get_model_complexity_info``, which mmpretrain's, mmdet's and mmseg's
+    ``get_flops`` tools call, counts VSA's op once vsa_mm is imported."""
+    from mmengine.analysis import FlopAnalyzer, get_model_complexity_info
+
+    from vsa_mm.models import SwinTransformerVSA
+    arch = dict(embed_dims=32, depths=[1, 1, 2, 1], num_heads=[1, 2, 4, 8])
+    model = SwinTransformerVSA(arch=arch).eval()
+    images = torch.rand(1, 3, 112, 112)
+    with torch.no_grad():
+        ours, _ = count_flops_and_params(model, (images, ))
+        standard = get_model_complexity_info(
+            model, inputs=(images, ), show_table=False, show_arch=False)
+    assert standard['flops'] == ours
+    # The default handles alone (what the tools construct) count the gather:
+    # 4 neighbours x (key + value) channels per sampled token.
+    analyzer = FlopAnalyzer(model, (images, ))
+    analyzer.unsupported_ops_warnings(False)
+    analyzer.uncalled_modules_warnings(False)
+    with torch.no_grad():
+        by_operator = analyzer.by_operator()
+    expected = sum(4 * 2 * layer.out_dims * 49 * layer.num_heads *
+                   (size // 7)**2 // layer.num_heads
+                   for layer, size in _vsa_layers_and_sides(model, 112))
+    assert by_operator['bilinear_gather'] == expected
+
+
+def _vsa_layers_and_sides(model, image_size):
+    # (layer, padded map side) of each VSA layer; stage i sees size / 4 / 2^i.
+    for index, stage in enumerate(model.stages):
+        side = -(-image_size // 4 // 2**index // 7) * 7
+        for block in stage.blocks:
+            yield block.attn, side

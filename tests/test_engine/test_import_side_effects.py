@@ -17,7 +17,10 @@ import vsa_mm
 from vsa_mm.engine import AtomicLocalBackend, applied_side_effects
 from vsa_mm.engine.safe_load import (load_http_checkpoint,
                                      mmengine_safe_globals)
+from mmengine.analysis import complexity_analysis
 print('STATE ' + json.dumps(dict(
+    flop_handles='vsa_mm::bilinear_gather' in
+    complexity_analysis._DEFAULT_SUPPORTED_FLOP_OPS,
     safe_globals=set(mmengine_safe_globals()) <= set(
         torch.serialization.get_safe_globals()),
     http_loader=ckpt.load_from_http is load_http_checkpoint,
@@ -28,6 +31,7 @@ SWITCHES = {
     'safe_globals': 'VSA_MM_SAFE_GLOBALS',
     'http_loader': 'VSA_MM_WEIGHTS_ONLY_HTTP',
     'atomic_writes': 'VSA_MM_ATOMIC_WRITES',
+    'flop_handles': 'VSA_MM_FLOP_HANDLES',
 }
 
 
@@ -54,12 +58,13 @@ def test_every_change_is_applied_and_logged_once():
         safe_globals=True,
         http_loader=True,
         atomic_writes=True,
+        flop_handles=True,
         applied=sorted(SWITCHES))
     logged = [
         line for line in output.splitlines()
         if ' - vsa_mm - INFO - ' in line and '=0 turns this off' in line
     ]
-    assert len(logged) == 3, output
+    assert len(logged) == len(SWITCHES), output
     for switch in SWITCHES.values():
         assert sum(f'{switch}=0' in line for line in logged) == 1, switch
 

@@ -1,0 +1,79 @@
+"""torch.compile on the CPU: the layer compiles and matches eager.
+
+- inductor, forward and backward, ``fullgraph=True``;
+- dynamic shapes through dynamo and AOTAutograd: one graph for maps of
+  different sizes, padded or not.
+
+Whole backbones with dynamic shapes take more than 6 minutes per backbone
+to trace on a 2-core CPU, so they are compiled in the GPU tier
+(``tests/test_cuda``), not here.
+"""
+import copy
+
+import pytest
+import torch
+from torch._dynamo.testing import CompileCounterWithBackend
+
+from vsa_mm.models import VSAWindowAttention
+from vsa_mm.models.layers import WindowRegressionHead
+
+
+@pytest.fixture(autouse=True)
+def fresh_dynamo():
+    torch._dynamo.reset()
+    yield
+    torch._dynamo.reset()
+
+
+def _move_windows(model: torch.nn.Module, seed: int = 0) -> None:
+    """Non-zero regression heads, so that windows move and stretch."""
+    generator = torch.Generator().manual_seed(seed)
+    for module in model.modules():
+        if isinstance(module, WindowRegressionHead):
+            with torch.no_grad():
+                module.proj.weight.normal_(0, 0.05, generator=generator)
+                module.proj.bias.normal_(0, 0.1, generator=generator)
+
+
+def _forward_backward(model, inputs, *args):
+    outs = model(inputs, *args)
+    outs = outs if isinstance(outs, (tuple, list)) else (outs, )
+    loss = sum((out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum()
+               for out in outs)
+    params = [p for p in model.parameters() if p.requires_grad]
+    grads = torch.autograd.grad(loss, [inputs, *params])
+    return outs, grads
+
+
+def _assert_same(compiled, eager, atol):
+    for got, expected in zip(compiled, eager, strict=True):
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=atol)
+
+
+def test_layer_compiles_fullgraph_with_inductor():
+    layer = VSAWindowAttention(32, 4, window_size=4)
+    _move_windows(layer)
+    compiled = torch.compile(copy.deepcopy(layer), fullgraph=True)
+    x = torch.randn(2, 9 * 11, 32, requires_grad=True)
+    got_outs, got_grads = _forward_backward(compiled, x, (9, 11))
+    outs, grads = _forward_backward(layer, x, (9, 11))
+    _assert_same(got_outs, outs, atol=1e-5)
+    _assert_same(got_grads, grads, atol=1e-4)
+
+
+def test_layer_compiles_once_for_dynamic_sizes():
+    """One graph serves maps of different sizes, padding or not."""
+    layer = VSAWindowAttention(16, 2, window_size=4, backend='gather')
+    _move_windows(layer)
+    counter = CompileCounterWithBackend('aot_eager')
+    compiled = torch.compile(
+        copy.deepcopy(layer), fullgraph=True, dynamic=True, backend=counter)
+    frames = []
+    for hw in [(9, 11), (10, 13), (7, 6)]:
+        x = torch.randn(2, hw[0] * hw[1], 16, requires_grad=True)
+        got_outs, got_grads = _forward_backward(compiled, x, hw)
+        outs, grads = _forward_backward(layer, x, hw)
+        _assert_same(got_outs, outs, atol=1e-5)
+        _assert_same(got_grads, grads, atol=1e-4)
+        frames.append(counter.frame_count)
+    assert frames[0] > 0 and frames[1:] == frames[:1] * 2  # no recompiles
