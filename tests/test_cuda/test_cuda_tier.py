@@ -12,11 +12,11 @@ import sys
 
 import pytest
 import torch
+from helpers.models import SWIN_SMALL, move_windows
 from helpers.official import SMALL
 from helpers.paths import CONFIGS, REPO, TOOLS
 
 from vsa_mm.models import SwinTransformerVSA, ViTAEv2, VSAWindowAttention
-from vsa_mm.models.layers import WindowRegressionHead
 from vsa_mm.models.layers.varied_window_attention import VSA_BACKENDS
 
 pytestmark = [
@@ -27,22 +27,11 @@ pytestmark = [
         '(run `pytest -m cuda` or `make gpu-check` on a GPU machine)'),
 ]
 CUDA = torch.device('cuda')
-SWIN_SMALL = dict(embed_dims=32, depths=[1, 1, 1, 1], num_heads=[1, 2, 4, 8])
 #: (dtype, atol, rtol) of autocast outputs and gradients against float32.
 AUTOCAST_TOLERANCES = {
     torch.float16: (2e-2, 2e-2),
     torch.bfloat16: (1e-1, 5e-2),
 }
-
-
-def _move_windows(model: torch.nn.Module) -> torch.nn.Module:
-    generator = torch.Generator().manual_seed(0)
-    for module in model.modules():
-        if isinstance(module, WindowRegressionHead):
-            with torch.no_grad():
-                module.proj.weight.normal_(0, 0.05, generator=generator)
-                module.proj.bias.normal_(0, 0.1, generator=generator)
-    return model
 
 
 def _grads(model, inputs, *args, dtype=None):
@@ -82,7 +71,7 @@ def _assert_close(got, expected, atol, rtol):
 
 @pytest.mark.parametrize('backend', VSA_BACKENDS)
 def test_layer_cuda_matches_cpu_in_float32(backend):
-    layer = _move_windows(VSAWindowAttention(64, 4, 7, backend=backend))
+    layer = move_windows(VSAWindowAttention(64, 4, 7, backend=backend))
     x = torch.randn(2, 19 * 23, 64)
     expected = _grads(layer, x, (19, 23))
     got = _grads(copy.deepcopy(layer).to(CUDA), x.to(CUDA), (19, 23))
@@ -96,8 +85,8 @@ def test_layer_cuda_matches_cpu_in_float32(backend):
 def test_layer_autocast_is_close_to_float32(backend, dtype):
     if dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
         pytest.skip('this GPU has no bfloat16')
-    layer = _move_windows(VSAWindowAttention(64, 4, 7,
-                                             backend=backend)).to(CUDA)
+    layer = move_windows(VSAWindowAttention(64, 4, 7,
+                                            backend=backend)).to(CUDA)
     x = torch.randn(2, 14 * 21, 64, device=CUDA)
     expected = _grads(layer, x, (14, 21))
     got = _grads(layer, x, (14, 21), dtype=dtype)
@@ -110,7 +99,7 @@ def test_layer_autocast_is_close_to_float32(backend, dtype):
     ids=['SwinTransformerVSA', 'ViTAEv2'])
 def test_backbone_cuda_matches_cpu(cls, arch, with_cp):
     torch.manual_seed(0)
-    model = _move_windows(cls(arch=arch, with_cp=with_cp)).train()
+    model = move_windows(cls(arch=arch, with_cp=with_cp)).train()
     images = torch.randn(2, 3, 96, 120)
     expected = _grads(model, images)
     got = _grads(copy.deepcopy(model).to(CUDA), images.to(CUDA))
@@ -118,7 +107,7 @@ def test_backbone_cuda_matches_cpu(cls, arch, with_cp):
 
 
 def test_layer_compiles_with_inductor_on_cuda():
-    layer = _move_windows(VSAWindowAttention(64, 4, 7)).to(CUDA)
+    layer = move_windows(VSAWindowAttention(64, 4, 7)).to(CUDA)
     compiled = torch.compile(copy.deepcopy(layer), fullgraph=True)
     x = torch.randn(2, 28 * 35, 64, device=CUDA)
     _assert_close(
@@ -201,7 +190,7 @@ def test_two_process_nccl_ddp(demo_workspace, tmp_path):
     ids=['SwinTransformerVSA', 'ViTAEv2'])
 def test_backbone_compiles_with_inductor_and_dynamic_shapes(cls, arch):
     torch.manual_seed(0)
-    model = _move_windows(cls(arch=arch)).to(CUDA).train()
+    model = move_windows(cls(arch=arch)).to(CUDA).train()
     compiled = torch.compile(copy.deepcopy(model), dynamic=True)
     for hw in [(96, 120), (112, 88)]:
         images = torch.randn(2, 3, *hw, device=CUDA)

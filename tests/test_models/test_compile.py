@@ -12,10 +12,10 @@ import copy
 
 import pytest
 import torch
+from helpers.models import move_windows
 from torch._dynamo.testing import CompileCounterWithBackend
 
 from vsa_mm.models import VSAWindowAttention
-from vsa_mm.models.layers import WindowRegressionHead
 
 
 @pytest.fixture(autouse=True)
@@ -23,16 +23,6 @@ def fresh_dynamo():
     torch._dynamo.reset()
     yield
     torch._dynamo.reset()
-
-
-def _move_windows(model: torch.nn.Module, seed: int = 0) -> None:
-    """Non-zero regression heads, so that windows move and stretch."""
-    generator = torch.Generator().manual_seed(seed)
-    for module in model.modules():
-        if isinstance(module, WindowRegressionHead):
-            with torch.no_grad():
-                module.proj.weight.normal_(0, 0.05, generator=generator)
-                module.proj.bias.normal_(0, 0.1, generator=generator)
 
 
 def _forward_backward(model, inputs, *args):
@@ -52,7 +42,7 @@ def _assert_same(compiled, eager, atol):
 
 def test_layer_compiles_fullgraph_with_inductor():
     layer = VSAWindowAttention(32, 4, window_size=4)
-    _move_windows(layer)
+    move_windows(layer)
     compiled = torch.compile(copy.deepcopy(layer), fullgraph=True)
     x = torch.randn(2, 9 * 11, 32, requires_grad=True)
     got_outs, got_grads = _forward_backward(compiled, x, (9, 11))
@@ -64,7 +54,7 @@ def test_layer_compiles_fullgraph_with_inductor():
 def test_layer_compiles_once_for_dynamic_sizes():
     """One graph serves maps of different sizes, padding or not."""
     layer = VSAWindowAttention(16, 2, window_size=4, backend='gather')
-    _move_windows(layer)
+    move_windows(layer)
     counter = CompileCounterWithBackend('aot_eager')
     compiled = torch.compile(
         copy.deepcopy(layer), fullgraph=True, dynamic=True, backend=counter)

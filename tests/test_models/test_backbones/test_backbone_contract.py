@@ -7,13 +7,13 @@ import math
 
 import pytest
 import torch
+from helpers.models import SWIN_SMALL
 from helpers.official import SMALL
 from mmengine.registry import DefaultScope
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from vsa_mm.models import SwinTransformerVSA, ViTAEv2
 
-SWIN_SMALL = dict(embed_dims=32, depths=[1, 1, 1, 1], num_heads=[1, 2, 4, 8])
 BACKBONES = {
     'SwinTransformerVSA': (SwinTransformerVSA, SWIN_SMALL),
     'ViTAEv2': (ViTAEv2, SMALL),
