@@ -3,6 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from vsa_mm.models.layers import bilinear_gather as bilinear_gather_module
 from vsa_mm.models.layers.bilinear_gather import (BILINEAR_GATHER_OP,
                                                   bilinear_gather,
                                                   bilinear_gather_grad_rows,
@@ -57,9 +58,13 @@ def test_op_is_registered_under_its_name():
         packet(rows, index, weights), bilinear_gather(rows, index, weights))
 
 
-def test_projection_output_is_recomputed_not_saved():
+@pytest.mark.parametrize(
+    'tracing', [False, True], ids=['eager-function', 'traced-checkpoint'])
+def test_projection_output_is_recomputed_not_saved(tracing, monkeypatch):
     """Backward recomputes the projected rows: autograd keeps only the
-    projection's input, never its (rows, channels) output."""
+    projection's input, never its (rows, channels) output, on both the eager
+    path and the path taken while a tracer records."""
+    monkeypatch.setattr(bilinear_gather_module, '_is_tracing', lambda: tracing)
     batch, height, width, heads, channels, inputs = 2, 6, 5, 3, 7, 11
     x = torch.randn(batch, height, width, inputs, requires_grad=True)
     weight = torch.randn(heads * channels, inputs, requires_grad=True)

@@ -10,7 +10,7 @@ from mmengine.model import BaseModule, ModuleList
 from torch import Tensor
 
 from vsa_mm.registry import MODELS
-from ..layers import ConvPosEnc, VSAWindowAttention
+from ..layers import ConvPosEnc, VSAWindowAttention, make_padding_symbolic
 from ..utils import convert_swin
 from .base import VSABackboneBase, checkpointed
 
@@ -288,6 +288,8 @@ class SwinTransformerVSA(VSABackboneBase):
             self.add_module(
                 f'norm{index}',
                 build_norm_layer(norm_cfg, self.num_features[index])[1])
+        # Patch embedding and merging pad without pinning symbolic sizes.
+        make_padding_symbolic(self)
         self._freeze_stages()
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:

@@ -59,9 +59,17 @@ class PyramidReduction(nn.Module):
 
     def _padding(self, size: int, extent: int) -> Tuple[int, int]:
         before = max(math.ceil((extent - self.stride) / 2), 0)
-        total = (math.ceil(size / self.stride) - 1) * self.stride + extent \
-            - size
-        return before, max(total - before, 0)
+        # Padding to a stride multiple, written so that ``size + after``
+        # simplifies to one ceiling division when ``size`` is symbolic; the
+        # rest is a constant.
+        excess = extent - self.stride - before
+        after = (size + self.stride - 1) // self.stride * self.stride \
+            - size + excess
+        if excess >= 0:
+            return before, after
+        if isinstance(after, int):
+            return before, max(after, 0)
+        return before, torch.sym_max(after, 0)
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, C_in, H, W) -> (B, embed_dims * len(dilations), H', W')."""

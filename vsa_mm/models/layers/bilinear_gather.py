@@ -19,16 +19,21 @@ They are ``torch.library`` custom ops with tensor and int arguments only, fake
 operator (:data:`BILINEAR_GATHER_OP`).
 
 The rows are a projection of the input (VSA's keys and values). They are not
-kept for backward: :func:`sample_projected_rows` runs the projection and the
-gather under non-reentrant activation checkpointing
-(``torch.utils.checkpoint``), which recomputes the projection from its input,
-kept anyway, so VSA saves little more than window attention does.
+kept for backward but recomputed from the projection's input, which autograd
+keeps anyway, so VSA saves little more than window attention does. In eager
+mode a small ``torch.autograd.Function`` does this, recomputing only the
+projection; while ``torch.compile``, ``torch.export`` or ``torch.jit.trace``
+records, the projection and the gather run under non-reentrant
+``torch.utils.checkpoint`` instead, which those tracers understand (the
+Function takes a Python callable, which they do not). Both call the same
+operators and compute the same values.
 """
 from typing import Callable, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.autograd.function import FunctionCtx, once_differentiable
 from torch.utils.checkpoint import checkpoint
 
 #: Qualified name of the forward operator, as tracers and exporters see it.
@@ -196,13 +201,64 @@ def _project_and_gather(project: RowProjection, x: Tensor, weight: Tensor,
     return bilinear_gather(project(x, weight, bias), index, weights)
 
 
+class _RecomputedRowGather(torch.autograd.Function):
+    """:func:`bilinear_gather` of ``project(x, weight, bias)`` that keeps
+    ``x``, ``weight`` and ``bias`` for backward instead of the rows, and runs
+    only the projection again there (eager mode)."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, project: RowProjection, x: Tensor,
+                weight: Tensor, bias: Optional[Tensor], index: Tensor,
+                weights: Tensor) -> Tensor:
+        device_type = x.device.type
+        ctx.project = project
+        ctx.autocast = (device_type, torch.is_autocast_enabled(device_type),
+                        torch.get_autocast_dtype(device_type))
+        ctx.save_for_backward(x, weight, bias, index, weights)
+        return _project_and_gather(project, x, weight, bias, index, weights)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: FunctionCtx, grad_out: Tensor) -> tuple:
+        x, weight, bias, index, weights = ctx.saved_tensors
+        needs_grad = ctx.needs_input_grad[1:4]
+        inputs = [
+            None if t is None else t.detach().requires_grad_(needs)
+            for t, needs in zip((x, weight, bias), needs_grad, strict=True)
+        ]
+        device_type, autocast_enabled, autocast_dtype = ctx.autocast
+        with torch.enable_grad(), torch.autocast(
+                device_type, dtype=autocast_dtype, enabled=autocast_enabled):
+            rows = ctx.project(*inputs)
+        grad_weights = None
+        if ctx.needs_input_grad[5]:
+            grad_weights = bilinear_gather_grad_weights(
+                grad_out, rows.detach(), index)
+        grads: Tuple[Optional[Tensor], ...] = (None, None, None)
+        if any(needs_grad):
+            grad_rows = bilinear_gather_grad_rows(grad_out, index, weights,
+                                                  rows.shape[0])
+            wanted = [t for t in inputs if t is not None and t.requires_grad]
+            found = iter(torch.autograd.grad(rows, wanted, grad_rows))
+            grads = tuple(
+                next(found) if t is not None and t.requires_grad else None
+                for t in inputs)
+        return (None, *grads, None, grad_weights)
+
+
+def _is_tracing() -> bool:
+    """Whether ``torch.compile``, ``torch.export`` or ``torch.jit.trace``
+    is recording this call."""
+    return torch.compiler.is_compiling() or torch.jit.is_tracing()
+
+
 def sample_projected_rows(project: RowProjection, x: Tensor, weight: Tensor,
                           bias: Optional[Tensor], grid: Tensor,
                           map_hw: Tuple[int, int], num_heads: int) -> Tensor:
     """Sample per-head channels-last maps, made by a projection, on a grid.
 
     When autograd records, the projection's output is not kept for backward
-    but recomputed (non-reentrant ``torch.utils.checkpoint``).
+    but recomputed from ``x``, ``weight`` and ``bias``.
 
     Args:
         project (callable): ``project(x, weight, bias)`` returns the sampled
@@ -227,17 +283,15 @@ def sample_projected_rows(project: RowProjection, x: Tensor, weight: Tensor,
     index, weights = bilinear_corners(grid, map_hw, num_heads)
     records = torch.is_grad_enabled() and any(
         t is not None and t.requires_grad for t in (x, weight, bias))
-    if records:
+    args = (project, x, weight, bias, index, weights)
+    if not records:
+        samples = _project_and_gather(*args)
+    elif _is_tracing():
         samples = checkpoint(
             _project_and_gather,
-            project,
-            x,
-            weight,
-            bias,
-            index,
-            weights,
+            *args,
             use_reentrant=False,
             preserve_rng_state=False)
     else:
-        samples = _project_and_gather(project, x, weight, bias, index, weights)
+        samples = _RecomputedRowGather.apply(*args)
     return samples.view(*grid.shape[:-1], samples.shape[-1])

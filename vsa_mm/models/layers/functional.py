@@ -30,13 +30,48 @@ def pad_to_window_multiple(x: Tensor, window_size: int) -> Tensor:
         itself when no padding is needed and the sizes are not symbolic.
     """
     height, width = x.shape[1:3]
-    pad_bottom = -height % window_size
-    pad_right = -width % window_size
+    pad_bottom = padded_size(height, window_size) - height
+    pad_right = padded_size(width, window_size) - width
     if isinstance(pad_bottom, int) and isinstance(
             pad_right, int) and not (pad_bottom or pad_right):
         return x
     # Symbolic sizes always pad (possibly by zero): no branch on them.
     return F.pad(x, (0, 0, 0, pad_right, 0, pad_bottom))
+
+
+def padded_size(size: Union[int, torch.SymInt],
+                window_size: int) -> Union[int, torch.SymInt]:
+    """``size`` rounded up to a multiple of ``window_size``.
+
+    Written as a floor division of non-negative numbers, times the window
+    (not with a modulo): a symbolic padded size is then visibly a multiple
+    of the window, so cutting it into windows needs no guard, and exporters
+    whose integer division truncates (ONNX) compute it correctly.
+    """
+    return (size + window_size - 1) // window_size * window_size
+
+
+def crop_to_tokens(x: Tensor, height: Union[int, torch.SymInt],
+                   width: Union[int, torch.SymInt]) -> Tensor:
+    """The top-left ``height x width`` of a padded map, as tokens.
+
+    Args:
+        x (Tensor): Map of shape (B, Hp, Wp, C), Hp >= H and Wp >= W.
+        height (int): H.
+        width (int): W.
+
+    Returns:
+        Tensor: Tokens of shape (B, H * W, C), row-major.
+    """
+    batch, _, padded_width, channels = x.shape
+    if not isinstance(height * width, torch.SymInt):
+        return x[:, :height, :width].reshape(batch, height * width, channels)
+    # Symbolic sizes: slicing would guard on H <= Hp and reshaping on the
+    # crop's contiguity, neither provable for every size. A gather of the
+    # kept rows needs neither.
+    rows = torch.arange(height, device=x.device)[:, None] * padded_width
+    index = (rows + torch.arange(width, device=x.device)).view(-1)
+    return x.flatten(1, 2).index_select(1, index)
 
 
 def window_partition(x: Tensor,
@@ -182,6 +217,10 @@ def varied_window_grid(base: Tensor, relative: Tensor, offsets: Tensor,
         Tensor: Grid of shape (B, nW, heads, N, 2), dtype of ``base``.
     """
     num_windows_h, num_windows_w = num_windows_hw
-    offsets = offsets / offsets.new_tensor([num_windows_w, num_windows_h])
+    # Divided one axis at a time: a tensor made from (possibly symbolic)
+    # sizes would pin them to constants under torch.export.
+    offsets = torch.stack(
+        [offsets[..., 0] / num_windows_w, offsets[..., 1] / num_windows_h],
+        dim=-1)
     return (base[:, None] + relative * scales.unsqueeze(-2) +
             offsets.unsqueeze(-2))

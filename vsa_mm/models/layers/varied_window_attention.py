@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .bilinear_gather import sample_projected_rows
-from .functional import pad_to_window_multiple, window_partition
+from .functional import pad_to_window_multiple, padded_size, window_partition
 
 #: Values of ``backend``.
 VSA_BACKENDS = ('auto', 'reference', 'gather', 'gather_sdpa')
@@ -163,8 +163,7 @@ def _attend_reference(x_map: Tensor, grid: Tensor, qkv_weight: Tensor,
 
 def _padded_hw(x_map: Tensor, window_size: int) -> Tuple[int, int]:
     height, width = x_map.shape[1:3]
-    return (-(-height // window_size) * window_size,
-            -(-width // window_size) * window_size)
+    return padded_size(height, window_size), padded_size(width, window_size)
 
 
 def varied_window_attention(x_map: Tensor,

@@ -8,7 +8,8 @@ from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor
 
 from vsa_mm.registry import MODELS
-from .functional import (default_window_grid, pad_to_window_multiple,
+from .functional import (crop_to_tokens, default_window_grid,
+                         pad_to_window_multiple, padded_size,
                          relative_position_index, varied_window_grid,
                          window_reverse)
 from .varied_window_attention import check_backend, varied_window_attention
@@ -81,7 +82,9 @@ class WindowRegressionHead(nn.Module):
             Tensor: Shape (B, nh * nw, heads, 2), last axis (x, y).
         """
         out = self.proj(self.act(pooled))
-        return out.view(out.shape[0], -1, self.num_heads, 2)
+        batch, rows, cols = out.shape[:3]
+        # Explicit sizes: a -1 would make symbolic sizes harder to compare.
+        return out.view(batch, rows * cols, self.num_heads, 2)
 
 
 @MODELS.register_module()
@@ -260,10 +263,9 @@ class VSAWindowAttention(BaseModule):
             attn_drop=self.attn_drop.p,
             training=self.training,
             backend=self.backend)
-        map_hw = self._padded_hw(height, width)
         out = window_reverse(out, self.window_size,
-                             *map_hw)[:, :height, :width]
-        out = out.reshape(batch, -1, self.out_dims)
+                             *self._padded_hw(height, width))
+        out = crop_to_tokens(out, height, width)
         return self.proj_drop(self.proj(out))
 
     def _check_input(self, x: Tensor,
@@ -309,8 +311,8 @@ class VSAWindowAttention(BaseModule):
             x.reshape(x.shape[0], height, width, self.embed_dims))
 
     def _padded_hw(self, height: int, width: int) -> Tuple[int, int]:
-        ws = self.window_size
-        return -(-height // ws) * ws, -(-width // ws) * ws
+        return (padded_size(height, self.window_size),
+                padded_size(width, self.window_size))
 
     def _sampling_grid(self, x_map: Tensor) -> Tensor:
         """Grid of shape (B, nW, heads, N, 2) for a (B, H, W, C) map."""

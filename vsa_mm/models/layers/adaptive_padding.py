@@ -1,0 +1,91 @@
+"""mmcv's ``AdaptivePadding`` for inputs whose sizes may be symbolic."""
+from typing import Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.cnn.bricks.transformer import AdaptivePadding
+from torch import Tensor
+
+Size = Union[int, torch.SymInt]
+
+
+def _padding(size: Size, kernel: int, stride: int, dilation: int) -> Size:
+    """``max((ceil(size / stride) - 1) * stride + extent - size, 0)`` with
+    ``extent = (kernel - 1) * dilation + 1``.
+
+    Written for symbolic sizes: ``ceil(size / stride) * stride - size`` pads
+    to a stride multiple (so the padded size, ``size + pad``, simplifies to
+    one ceiling division instead of repeating ``size``), and the rest is a
+    constant.
+    """
+    excess = (kernel - 1) * dilation + 1 - stride
+    pad = (size + stride - 1) // stride * stride - size + excess
+    if excess >= 0:
+        return pad
+    if isinstance(pad, int):
+        return max(pad, 0)
+    return torch.sym_max(pad, 0)
+
+
+class SymbolicAdaptivePadding(AdaptivePadding):
+    """``AdaptivePadding`` that pads without branching on the input size.
+
+    mmcv's version computes the padding with ``math.ceil`` and Python's
+    ``max`` and skips padding when it is zero. With the symbolic sizes of
+    ``torch.compile(dynamic=True)`` or ``torch.export`` those become guards
+    that pin the input size to the example's (a multiple of the patch size).
+    Here the padding is integer arithmetic with ``torch.sym_max``, and a
+    symbolic size is always padded (possibly by zero). Concrete sizes behave
+    exactly as in mmcv. The arguments are ``AdaptivePadding``'s.
+    """
+
+    def get_pad_shape(self, input_shape: Tuple[Size,
+                                               Size]) -> Tuple[Size, Size]:
+        """Bottom+top and right+left padding of an (H, W) input."""
+        return tuple(
+            _padding(size, kernel, stride, dilation)
+            for size, kernel, stride, dilation in zip(
+                input_shape,
+                self.kernel_size,
+                self.stride,
+                self.dilation,
+                strict=True))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Pad a (B, C, H, W) map."""
+        pad_h, pad_w = self.get_pad_shape(x.shape[-2:])
+        if isinstance(pad_h, int) and isinstance(pad_w,
+                                                 int) and not (pad_h or pad_w):
+            return x
+        if self.padding == 'corner':
+            return F.pad(x, [0, pad_w, 0, pad_h])
+        return F.pad(
+            x,
+            [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2])
+
+
+def make_padding_symbolic(module: nn.Module) -> nn.Module:
+    """Swap every mmcv ``AdaptivePadding`` in ``module`` for
+    :class:`SymbolicAdaptivePadding` with the same settings.
+
+    ``AdaptivePadding`` has no parameters or buffers, so state dicts are
+    unchanged.
+
+    Args:
+        module (nn.Module): Typically a backbone built from mmcv's
+            ``PatchEmbed`` and ``PatchMerging``.
+
+    Returns:
+        nn.Module: ``module``, changed in place.
+    """
+    for parent in module.modules():
+        for name, child in list(parent.named_children()):
+            if type(child) is AdaptivePadding:
+                replacement = SymbolicAdaptivePadding(
+                    kernel_size=child.kernel_size,
+                    stride=child.stride,
+                    dilation=child.dilation,
+                    padding=child.padding)
+                setattr(parent, name, replacement)
+    return module
