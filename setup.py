@@ -71,6 +71,7 @@ setup(
         'tests': read_requirements('tests.txt'),
         'demo': read_requirements('demo.txt'),
         'vis': read_requirements('vis.txt'),
+        'deploy': read_requirements('deploy.txt'),
     },
     cmdclass={'build_py': BuildPyWithMim},
     classifiers=[
