@@ -111,7 +111,8 @@ def export_onnx(model: nn.Module,
         raise ValueError('export a model in eval mode (model.eval()): '
                          'training-mode dropout and batch statistics do not '
                          'belong in an inference graph')
-    if example.shape[0] == 1 and 0 in (dynamic_dims or DYNAMIC_IMAGE_DIMS):
+    dynamic_dims = DYNAMIC_IMAGE_DIMS if dynamic_dims is None else dynamic_dims
+    if example.shape[0] == 1 and 0 in dynamic_dims:
         # A dynamic dimension cannot be traced at size 1 (it would be fixed
         # to 1); the graph does not depend on the example's values.
         example = example.expand(2, *example.shape[1:])

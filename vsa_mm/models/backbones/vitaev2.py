@@ -12,6 +12,7 @@ from torch import Tensor
 
 from vsa_mm.registry import MODELS
 from ..layers import ConvPosEnc
+from ..layers.adaptive_padding import cover_padding
 from ..utils import convert_vitaev2_vsa, read_vitaev2_arch
 from .base import VSABackboneBase, checkpointed
 
@@ -59,17 +60,7 @@ class PyramidReduction(nn.Module):
 
     def _padding(self, size: int, extent: int) -> Tuple[int, int]:
         before = max(math.ceil((extent - self.stride) / 2), 0)
-        # Padding to a stride multiple, written so that ``size + after``
-        # simplifies to one ceiling division when ``size`` is symbolic; the
-        # rest is a constant.
-        excess = extent - self.stride - before
-        after = (size + self.stride - 1) // self.stride * self.stride \
-            - size + excess
-        if excess >= 0:
-            return before, after
-        if isinstance(after, int):
-            return before, max(after, 0)
-        return before, torch.sym_max(after, 0)
+        return before, cover_padding(size, extent, self.stride, before)
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, C_in, H, W) -> (B, embed_dims * len(dilations), H', W')."""

@@ -10,16 +10,21 @@ from torch import Tensor
 Size = Union[int, torch.SymInt]
 
 
-def _padding(size: Size, kernel: int, stride: int, dilation: int) -> Size:
-    """``max((ceil(size / stride) - 1) * stride + extent - size, 0)`` with
-    ``extent = (kernel - 1) * dilation + 1``.
+def cover_padding(size: Size,
+                  extent: int,
+                  stride: int,
+                  before: int = 0) -> Size:
+    """Padding after ``size`` for windows of ``extent`` at ``stride`` to
+    cover it, ``before`` being padded already:
+    ``max((ceil(size / stride) - 1) * stride + extent - size - before, 0)``.
 
     Written for symbolic sizes: ``ceil(size / stride) * stride - size`` pads
     to a stride multiple (so the padded size, ``size + pad``, simplifies to
     one ceiling division instead of repeating ``size``), and the rest is a
-    constant.
+    constant, so the clamp at zero is needed (as ``torch.sym_max``) only when
+    that constant is negative.
     """
-    excess = (kernel - 1) * dilation + 1 - stride
+    excess = extent - stride - before
     pad = (size + stride - 1) // stride * stride - size + excess
     if excess >= 0:
         return pad
@@ -44,7 +49,7 @@ class SymbolicAdaptivePadding(AdaptivePadding):
                                                Size]) -> Tuple[Size, Size]:
         """Bottom+top and right+left padding of an (H, W) input."""
         return tuple(
-            _padding(size, kernel, stride, dilation)
+            cover_padding(size, (kernel - 1) * dilation + 1, stride)
             for size, kernel, stride, dilation in zip(
                 input_shape,
                 self.kernel_size,
