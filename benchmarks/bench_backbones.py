@@ -127,10 +127,9 @@ def main() -> None:
         'peak MiB |', '|---|---:|---:|---:|---:|---:|'
     ]
     for models in build_pairs().values():
-        models = {
-            name: model.to(device).train()
-            for name, model in models.items()
-        }
+        for model in models.values():
+            # mmpretrain's SwinTransformer.train() returns None, not self.
+            model.to(device).train()
         if args.compile:
             models = {name: torch.compile(m) for name, m in models.items()}
         results = measure(models, args.batch, args.size, args.rounds,

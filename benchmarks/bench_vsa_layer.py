@@ -6,7 +6,7 @@ for backward, at Swin-T stage-1 and stage-3 shapes, for:
 * ``WindowMSA``: mmpretrain's ``ShiftWindowMSA`` with ``shift_size=0``, i.e.
   ``WindowMSA`` with padding, window partition and reverse (the baseline);
 * ``VSA auto``: our layer's default backend on this device (``'gather'``
-  on the CPU, ``'gather_sdpa'`` elsewhere);
+  on the CPU, ``'reference'`` on CUDA);
 * ``VSA gather_sdpa``: the row gather attending through
   ``scaled_dot_product_attention``;
 * ``VSA reference``: the explicit ``grid_sample`` backend.

@@ -144,6 +144,8 @@ def _at_least_one(
     ``torch.jit.trace`` records for a size."""
     if isinstance(size, Tensor):
         return size.clamp(min=1)
+    if isinstance(size, int):
+        return max(size, 1)
     return torch.sym_max(size, 1)
 
 

@@ -144,10 +144,11 @@ class VSAWindowAttention(BaseModule):
             the official ViTAE-VSA reduction cells compute it (their input
             and output widths differ). Not with ``qk_scale``.
             Defaults to False.
-        backend (str): ``'auto'`` (``'gather'`` on the CPU, where the
-            explicit product is faster with a bias, ``'gather_sdpa'``
-            elsewhere; see ``benchmarks/``), ``'reference'``, ``'gather'`` or
-            ``'gather_sdpa'``. Defaults to ``'auto'``.
+        backend (str): ``'auto'`` (what measured fastest per device:
+            ``'gather'`` on the CPU, ``'reference'`` on CUDA,
+            ``'gather_sdpa'`` elsewhere; see ``docs/benchmarks.md``),
+            ``'reference'``, ``'gather'`` or ``'gather_sdpa'``.
+            Defaults to ``'auto'``.
 
     Examples:
         >>> import torch
