@@ -64,7 +64,7 @@ def test_projection_output_is_recomputed_not_saved(tracing, monkeypatch):
     """Backward recomputes the projected rows: autograd keeps only the
     projection's input, never its (rows, channels) output, on both the eager
     path and the path taken while a tracer records."""
-    monkeypatch.setattr(bilinear_gather_module, '_is_tracing', lambda: tracing)
+    monkeypatch.setattr(bilinear_gather_module, 'is_tracing', lambda: tracing)
     batch, height, width, heads, channels, inputs = 2, 6, 5, 3, 7, 11
     x = torch.randn(batch, height, width, inputs, requires_grad=True)
     weight = torch.randn(heads * channels, inputs, requires_grad=True)

@@ -7,6 +7,8 @@ import torch.nn.functional as F
 from mmcv.cnn.bricks.transformer import AdaptivePadding
 from torch import Tensor
 
+from .functional import is_tracing, size_max
+
 Size = Union[int, torch.SymInt]
 
 
@@ -21,16 +23,14 @@ def cover_padding(size: Size,
     Written for symbolic sizes: ``ceil(size / stride) * stride - size`` pads
     to a stride multiple (so the padded size, ``size + pad``, simplifies to
     one ceiling division instead of repeating ``size``), and the rest is a
-    constant, so the clamp at zero is needed (as ``torch.sym_max``) only when
+    constant, so the clamp at zero is needed (:func:`size_max`) only when
     that constant is negative.
     """
     excess = extent - stride - before
     pad = (size + stride - 1) // stride * stride - size + excess
     if excess >= 0:
         return pad
-    if isinstance(pad, int):
-        return max(pad, 0)
-    return torch.sym_max(pad, 0)
+    return size_max(pad, 0)
 
 
 class SymbolicAdaptivePadding(AdaptivePadding):
@@ -40,8 +40,9 @@ class SymbolicAdaptivePadding(AdaptivePadding):
     ``max`` and skips padding when it is zero. With the symbolic sizes of
     ``torch.compile(dynamic=True)`` or ``torch.export`` those become guards
     that pin the input size to the example's (a multiple of the patch size).
-    Here the padding is integer arithmetic with ``torch.sym_max``, and a
-    symbolic size is always padded (possibly by zero). Concrete sizes behave
+    Here the padding is integer arithmetic with ``torch.sym_max``, and while
+    a tracer records (:func:`~vsa_mm.models.layers.functional.is_tracing`)
+    the input is always padded, possibly by zero. Eager calls behave
     exactly as in mmcv. The arguments are ``AdaptivePadding``'s.
     """
 
@@ -60,8 +61,7 @@ class SymbolicAdaptivePadding(AdaptivePadding):
     def forward(self, x: Tensor) -> Tensor:
         """Pad a (B, C, H, W) map."""
         pad_h, pad_w = self.get_pad_shape(x.shape[-2:])
-        if isinstance(pad_h, int) and isinstance(pad_w,
-                                                 int) and not (pad_h or pad_w):
+        if not is_tracing() and not (pad_h or pad_w):
             return x
         if self.padding == 'corner':
             return F.pad(x, [0, pad_w, 0, pad_h])

@@ -36,6 +36,8 @@ from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 from torch.utils.checkpoint import checkpoint
 
+from .functional import is_tracing
+
 #: Qualified name of the forward operator, as tracers and exporters see it.
 BILINEAR_GATHER_OP = 'vsa_mm::bilinear_gather'
 
@@ -246,12 +248,6 @@ class _RecomputedRowGather(torch.autograd.Function):
         return (None, *grads, None, grad_weights)
 
 
-def _is_tracing() -> bool:
-    """Whether ``torch.compile``, ``torch.export`` or ``torch.jit.trace``
-    is recording this call."""
-    return torch.compiler.is_compiling() or torch.jit.is_tracing()
-
-
 def sample_projected_rows(project: RowProjection, x: Tensor, weight: Tensor,
                           bias: Optional[Tensor], grid: Tensor,
                           map_hw: Tuple[int, int], num_heads: int) -> Tensor:
@@ -286,7 +282,7 @@ def sample_projected_rows(project: RowProjection, x: Tensor, weight: Tensor,
     args = (project, x, weight, bias, index, weights)
     if not records:
         samples = _project_and_gather(*args)
-    elif _is_tracing():
+    elif is_tracing():
         samples = checkpoint(
             _project_and_gather,
             *args,

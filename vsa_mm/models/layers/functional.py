@@ -18,6 +18,33 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
+def is_tracing() -> bool:
+    """Whether ``torch.compile``, ``torch.export`` or ``torch.jit.trace``
+    is recording this call.
+
+    While one records, sizes may be symbolic, and a branch on their value
+    (padding or not, slicing or not) would become a guard that pins them:
+    the functions here then take the branch-free path for every size.
+    """
+    return torch.compiler.is_compiling() or torch.jit.is_tracing()
+
+
+def size_max(a: Union[int, torch.SymInt],
+             b: Union[int, torch.SymInt]) -> Union[int, torch.SymInt]:
+    """``max(a, b)`` of sizes without a Python comparison of symbolic ones.
+
+    A real ``torch.SymInt`` (sizes traced outside dynamo, as in
+    ``torch.export``'s non-strict mode) goes through ``torch.sym_max``.
+    Otherwise Python's ``max``: in eager the sizes are ints, and under
+    dynamo, where symbolic sizes pass for ints, dynamo traces ``max``
+    symbolically (its ``torch.sym_max`` of two plain ints graph-breaks on
+    torch 2.11).
+    """
+    if isinstance(a, torch.SymInt) or isinstance(b, torch.SymInt):
+        return torch.sym_max(a, b)
+    return max(a, b)
+
+
 def pad_to_window_multiple(x: Tensor, window_size: int) -> Tensor:
     """Zero-pad a map at the bottom and right to a multiple of the window.
 
@@ -27,15 +54,14 @@ def pad_to_window_multiple(x: Tensor, window_size: int) -> Tensor:
 
     Returns:
         Tensor: Map of shape (B, Hp, Wp, C), ``Hp = ceil(H / ws) * ws``; ``x``
-        itself when no padding is needed and the sizes are not symbolic.
+        itself when no padding is needed, outside :func:`is_tracing`.
     """
     height, width = x.shape[1:3]
     pad_bottom = padded_size(height, window_size) - height
     pad_right = padded_size(width, window_size) - width
-    if isinstance(pad_bottom, int) and isinstance(
-            pad_right, int) and not (pad_bottom or pad_right):
+    if not is_tracing() and not (pad_bottom or pad_right):
         return x
-    # Symbolic sizes always pad (possibly by zero): no branch on them.
+    # While tracing, always pad (possibly by zero): no branch on the sizes.
     return F.pad(x, (0, 0, 0, pad_right, 0, pad_bottom))
 
 
@@ -64,11 +90,11 @@ def crop_to_tokens(x: Tensor, height: Union[int, torch.SymInt],
         Tensor: Tokens of shape (B, H * W, C), row-major.
     """
     batch, _, padded_width, channels = x.shape
-    if not isinstance(height * width, torch.SymInt):
+    if not is_tracing():
         return x[:, :height, :width].reshape(batch, height * width, channels)
-    # Symbolic sizes: slicing would guard on H <= Hp and reshaping on the
-    # crop's contiguity, neither provable for every size. A gather of the
-    # kept rows needs neither.
+    # While tracing: slicing would guard on H <= Hp and reshaping on the
+    # crop's contiguity, neither provable for every symbolic size. A gather
+    # of the kept rows needs neither.
     rows = torch.arange(height, device=x.device)[:, None] * padded_width
     index = (rows + torch.arange(width, device=x.device)).view(-1)
     return x.flatten(1, 2).index_select(1, index)
@@ -144,9 +170,7 @@ def _at_least_one(
     ``torch.jit.trace`` records for a size."""
     if isinstance(size, Tensor):
         return size.clamp(min=1)
-    if isinstance(size, int):
-        return max(size, 1)
-    return torch.sym_max(size, 1)
+    return size_max(size, 1)
 
 
 def default_window_grid(height: int, width: int, window_size: int,
