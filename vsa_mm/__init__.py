@@ -4,7 +4,7 @@ Importing the package (for example through a config's
 ``custom_imports = dict(imports=['vsa_mm'], allow_failed_imports=False)``)
 registers its models, hooks and metrics in the ``vsa_mm`` registry scope.
 
-It also changes four things in MMEngine and torch for the whole process.
+It also changes five things in MMEngine and torch for the whole process.
 Each is logged once at INFO (MMLogger ``vsa_mm``) when applied, and each is
 turned off by setting its environment variable to ``0`` before the import:
 
@@ -32,10 +32,15 @@ turned off by setting its environment variable to ``0`` before the import:
    OpenMMLab ``get_flops`` tool uses, counts VSA's ``vsa_mm::bilinear_gather``
    operator and ``scaled_dot_product_attention``
    (:func:`vsa_mm.analysis.register_flop_handles`).
+5. ``VSA_MM_EAGER_OPTIMIZER_STEP``: when a config sets ``compile``, the
+   Runner compiles ``train_step`` with the optimizer step left eager
+   (:mod:`vsa_mm.engine.compile_train_step`); compiling it fails on the
+   ``ConfigDict`` parameter groups of optimizers built from configs.
 
 :func:`vsa_mm.engine.applied_side_effects` lists those applied.
 """
 from .engine import (register_atomic_local_backend,
+                     register_eager_optimizer_step,
                      register_mmengine_safe_globals,
                      register_weights_only_http_loader)
 from .version import __version__
@@ -43,6 +48,7 @@ from .version import __version__
 register_mmengine_safe_globals()
 register_weights_only_http_loader()
 register_atomic_local_backend()
+register_eager_optimizer_step()
 
 from . import evaluation  # noqa: E402,F401  registers the metrics
 from . import models  # noqa: E402,F401  registers the models
@@ -53,5 +59,5 @@ register_flop_handles()
 __all__ = [
     '__version__', 'register_mmengine_safe_globals',
     'register_weights_only_http_loader', 'register_atomic_local_backend',
-    'register_flop_handles'
+    'register_eager_optimizer_step', 'register_flop_handles'
 ]

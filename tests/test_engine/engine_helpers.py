@@ -41,11 +41,13 @@ def toy_runner(work_dir: str,
                max_epochs: int = 1,
                model: Optional[nn.Module] = None,
                exact_resume: bool = True,
+               optim_wrapper: Optional[dict] = None,
                **kwargs: Any) -> Runner:
     """A Runner of :class:`ToyRegressor` saving a checkpoint every epoch.
 
     With ``exact_resume`` (the default, as in vsa_mm's configs) it has
     :class:`vsa_mm.ExactResumeHook`; without, it is a stock MMEngine run.
+    ``optim_wrapper`` defaults to SGD with momentum.
     """
     torch.manual_seed(0)
     hooks = [dict(type='vsa_mm.ExactResumeHook')] if exact_resume else []
@@ -58,7 +60,8 @@ def toy_runner(work_dir: str,
             sampler=dict(type='DefaultSampler', shuffle=True),
             batch_size=4,
             collate_fn=dict(type='default_collate')),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.05, momentum=0.9)),
+        optim_wrapper=optim_wrapper
+        or dict(optimizer=dict(type='SGD', lr=0.05, momentum=0.9)),
         train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
         default_hooks=dict(
             checkpoint=dict(type='CheckpointHook', interval=1),

@@ -18,6 +18,7 @@ from vsa_mm.engine import AtomicLocalBackend, applied_side_effects
 from vsa_mm.engine.safe_load import (load_http_checkpoint,
                                      mmengine_safe_globals)
 from mmengine.analysis import complexity_analysis
+from mmengine.runner import Runner
 print('STATE ' + json.dumps(dict(
     flop_handles='vsa_mm::bilinear_gather' in
     complexity_analysis._DEFAULT_SUPPORTED_FLOP_OPS,
@@ -25,6 +26,8 @@ print('STATE ' + json.dumps(dict(
         torch.serialization.get_safe_globals()),
     http_loader=ckpt.load_from_http is load_http_checkpoint,
     atomic_writes=isinstance(get_file_backend('x.pth'), AtomicLocalBackend),
+    eager_optimizer_step=getattr(Runner._maybe_compile,
+                                 '_vsa_mm_eager_optimizer_step', False),
     applied=sorted(applied_side_effects()))))
 """
 SWITCHES = {
@@ -32,6 +35,7 @@ SWITCHES = {
     'http_loader': 'VSA_MM_WEIGHTS_ONLY_HTTP',
     'atomic_writes': 'VSA_MM_ATOMIC_WRITES',
     'flop_handles': 'VSA_MM_FLOP_HANDLES',
+    'eager_optimizer_step': 'VSA_MM_EAGER_OPTIMIZER_STEP',
 }
 
 
@@ -59,6 +63,7 @@ def test_every_change_is_applied_and_logged_once():
         http_loader=True,
         atomic_writes=True,
         flop_handles=True,
+        eager_optimizer_step=True,
         applied=sorted(SWITCHES))
     logged = [
         line for line in output.splitlines()
