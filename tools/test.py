@@ -15,7 +15,6 @@ Examples:
 --launcher pytorch
 """
 import argparse
-import os.path as osp
 
 from mmengine.config import DictAction
 
@@ -23,7 +22,7 @@ from vsa_mm.engine import build_runner
 from vsa_mm.engine.cli import ToolArgumentParser, load_config, run_tool
 from vsa_mm.engine.run_options import (dump_results_metric, enable_tta,
                                        enable_visualization, in_work_dir,
-                                       task_of)
+                                       task_of, work_dir_of)
 from vsa_mm.engine.safe_load import check_checkpoint_file
 
 
@@ -75,9 +74,7 @@ def evaluate(args: argparse.Namespace) -> None:
         cfg.merge_from_dict(args.cfg_options)
     cfg.launcher = args.launcher
     cfg.load_from = args.checkpoint
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        'work_dirs',
-        osp.splitext(osp.basename(args.config))[0])
+    cfg.work_dir = work_dir_of(args.config, cfg, args.work_dir)
     task = task_of(cfg)
     dump = None
     if args.out:

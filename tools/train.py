@@ -10,14 +10,13 @@ mask-rcnn_swin-t-vsa_fpn_ms-crop-1x_coco.py
     torchrun --nproc_per_node 8 tools/train.py CONFIG --launcher pytorch
 """
 import argparse
-import os.path as osp
 from typing import List
 
 from mmengine.config import Config, DictAction
 
 from vsa_mm.engine import build_runner
 from vsa_mm.engine.cli import ToolArgumentParser, load_config, run_tool
-from vsa_mm.engine.run_options import check_amp_device
+from vsa_mm.engine.run_options import check_amp_device, work_dir_of
 from vsa_mm.engine.safe_load import check_checkpoint_file
 
 
@@ -62,11 +61,7 @@ def build_config(args: argparse.Namespace) -> Config:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     cfg.launcher = args.launcher
-    if args.work_dir:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg.work_dir = work_dir_of(args.config, cfg, args.work_dir)
     if args.amp:
         check_amp_device()
         cfg.optim_wrapper.type = 'AmpOptimWrapper'

@@ -31,7 +31,7 @@ from mmengine.runner import load_checkpoint
 
 from vsa_mm.deployment import MIN_IMAGE_SIZE, export_onnx
 from vsa_mm.engine.cli import ToolArgumentParser, load_config, run_tool
-from vsa_mm.engine.run_options import in_work_dir, task_of
+from vsa_mm.engine.run_options import in_work_dir, task_of, work_dir_of
 from vsa_mm.engine.safe_load import check_checkpoint_file
 
 #: What ``--part`` exports.
@@ -168,8 +168,7 @@ def main() -> None:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     name = osp.splitext(osp.basename(args.config))[0]
-    work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        'work_dirs', name)
+    work_dir = work_dir_of(args.config, cfg, args.work_dir)
     out = in_work_dir(args.out or f'{name}_{args.part}.onnx', work_dir)
     os.makedirs(osp.dirname(out), exist_ok=True)
     logger = MMLogger.get_instance('vsa_mm')

@@ -45,6 +45,31 @@ def task_of(cfg: Config) -> str:
     return scope
 
 
+def work_dir_of(config: str, cfg: Config, given: Optional[str] = None) -> str:
+    """The work dir of a run, chosen as the libraries' tools choose it.
+
+    Args:
+        config (str): The config file's path.
+        cfg (Config): The config loaded from it.
+        given (str, optional): ``--work-dir`` of the command line.
+
+    Returns:
+        str: ``given``, else the config's ``work_dir``, else
+        ``work_dirs/<config file name without .py>``.
+
+    Examples:
+        >>> work_dir_of('configs/demo/a_b.py', Config())
+        'work_dirs/a_b'
+        >>> work_dir_of('a_b.py', Config(dict(work_dir='/runs/x')))
+        '/runs/x'
+        >>> work_dir_of('a_b.py', Config(dict(work_dir='/runs/x')), 'mine')
+        'mine'
+    """
+    return given or cfg.get('work_dir') or osp.join(
+        'work_dirs',
+        osp.splitext(osp.basename(config))[0])
+
+
 def in_work_dir(path: str, work_dir: str) -> str:
     """``path`` as an absolute path, a relative one taken in ``work_dir``.
 
