@@ -185,6 +185,36 @@ def _assert_trained(result: subprocess.CompletedProcess, config: str,
     assert osp.exists(checkpoint), output[-3000:]
 
 
+def test_mmcv_cuda_ops_match_their_cpu_ops():
+    """The ops Mask R-CNN runs on CUDA tensors (NMS, RoIAlign) exist in this
+    mmcv and agree with its CPU kernels; without them the detector's
+    training fails deep inside mmdet."""
+    from mmcv.ops import get_compiling_cuda_version, nms, roi_align
+    assert get_compiling_cuda_version() not in ('', 'not available'), (
+        'mmcv was built without its CUDA ops: run tools/setup_env.sh on '
+        'this machine (it builds them where torch sees a GPU)')
+    generator = torch.Generator().manual_seed(0)
+    corners = torch.rand(64, 2, generator=generator) * 40
+    boxes = torch.cat(
+        [corners, corners + 4 + torch.rand(64, 2, generator=generator) * 20],
+        dim=1)
+    scores = torch.rand(64, generator=generator)
+    _, keep = nms(boxes, scores, iou_threshold=0.5)
+    _, keep_cuda = nms(boxes.to(CUDA), scores.to(CUDA), iou_threshold=0.5)
+    assert 0 < len(keep) < 64
+    assert torch.equal(keep_cuda.cpu(), keep)
+
+    features = torch.randn(2, 8, 16, 16, generator=generator)
+    rois = torch.cat(
+        [torch.randint(0, 2,
+                       (64, 1), generator=generator).float(), boxes / 4], 1)
+    pooled = roi_align(features, rois, (7, 7), 1.0, 2, 'avg', True)
+    pooled_cuda = roi_align(
+        features.to(CUDA), rois.to(CUDA), (7, 7), 1.0, 2, 'avg', True)
+    assert pooled.abs().sum() > 0
+    torch.testing.assert_close(pooled_cuda.cpu(), pooled, atol=1e-5, rtol=0)
+
+
 @pytest.mark.parametrize('config', [
     'demo/mask-rcnn_swin-t-vsa_fpn_demo-coco.py',
     'demo/upernet_swin-t-vsa_demo-cityscapes.py'
