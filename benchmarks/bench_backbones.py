@@ -16,7 +16,8 @@ Reproduce::
     .venv/bin/python benchmarks/bench_backbones.py --device cuda \
         --batch 32 --rounds 21 --compile --dtype bf16
 
-``--compile`` compiles every backbone, the baselines included;
+``--compile`` compiles every backbone, the baselines included, with
+static shapes;
 ``--dtype bf16``/``fp16`` runs under autocast; on CUDA the table adds the
 peak memory of a step.
 """
@@ -131,7 +132,10 @@ def main() -> None:
             # mmpretrain's SwinTransformer.train() returns None, not self.
             model.to(device).train()
         if args.compile:
-            models = {name: torch.compile(m) for name, m in models.items()}
+            models = {
+                name: torch.compile(m, dynamic=False)
+                for name, m in models.items()
+            }
         results = measure(models, args.batch, args.size, args.rounds,
                           args.warmup, device, args.dtype)
         base_ms, base_bytes, _ = next(iter(results.values()))

@@ -25,7 +25,8 @@ Reproduce::
         --compile --dtype bf16       # every model compiled, bf16 autocast
 
 With ``--compile`` every model, the baseline included, runs through
-``torch.compile`` (compiled against compiled); ``--dtype bf16``/``fp16``
+``torch.compile`` with static shapes (compiled against compiled; each
+shape gets its own specialised graphs); ``--dtype bf16``/``fp16``
 runs under autocast. On CUDA the table adds the peak memory of a step.
 """
 import argparse
@@ -118,7 +119,12 @@ def measure(shape: Shape,
     (peak bytes: CUDA only, 0 elsewhere)."""
     models = build_models(shape, device)
     if compile_models:
-        models = {name: torch.compile(m) for name, m in models.items()}
+        # Static shapes: each shape builds new modules of the same classes,
+        # and dynamo would otherwise recompile them with symbolic sizes.
+        models = {
+            name: torch.compile(m, dynamic=False)
+            for name, m in models.items()
+        }
     x = torch.randn(
         shape.batch,
         shape.height * shape.width,

@@ -3,19 +3,22 @@
 Each table lives between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``
 in a docs page and is the standard output of one command:
 
-=====================  ===================  ===========================
-block                  page                 command
-=====================  ===================  ===========================
-``model-complexity``   docs/backbones.md    model_complexity.py
-``param-table``        docs/reproduction.md param_table.py
-``bench-vsa-layer``    docs/benchmarks.md   bench_vsa_layer.py (slow)
-``bench-backbones``    docs/benchmarks.md   bench_backbones.py (slow)
-=====================  ===================  ===========================
+============================  ====================  =========================
+block                         page                  command
+============================  ====================  =========================
+``model-complexity``          docs/backbones.md     model_complexity.py
+``param-table``               docs/reproduction.md  param_table.py
+``bench-vsa-layer``           docs/benchmarks.md    bench_vsa_layer.py (slow)
+``bench-backbones``           docs/benchmarks.md    bench_backbones.py (slow)
+``bench-vsa-layer-compiled``  docs/benchmarks.md    bench_vsa_layer.py
+                                                    --compile (slow: inductor
+                                                    compiles every model)
+============================  ====================  =========================
 
 Usage::
 
     python tools/update_docs.py                # the two model tables
-    python tools/update_docs.py --benchmarks   # and the benchmarks (minutes)
+    python tools/update_docs.py --benchmarks   # and the benchmarks (7-30 min)
     python tools/update_docs.py --check        # fail if a model table is stale
 """
 import argparse
@@ -45,6 +48,9 @@ BLOCKS = (
           ['benchmarks/bench_vsa_layer.py', '--rounds', '41'], True),
     Block('bench-backbones', 'docs/benchmarks.md',
           ['benchmarks/bench_backbones.py'], True),
+    Block('bench-vsa-layer-compiled', 'docs/benchmarks.md',
+          ['benchmarks/bench_vsa_layer.py', '--compile', '--rounds', '21'],
+          True),
 )
 
 
