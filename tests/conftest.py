@@ -1,7 +1,16 @@
-"""Shared fixtures: the embedded demo data, generated once per session."""
+"""Shared fixtures: the embedded demo data, generated once per session.
+
+Without a GPU, Triton's interpreter runs the fused backend's kernels on the
+CPU; Triton must see ``TRITON_INTERPRET=1`` before it is first imported.
+"""
+import os
 import os.path as osp
 
 import pytest
+import torch
+
+if not torch.cuda.is_available():
+    os.environ.setdefault('TRITON_INTERPRET', '1')
 
 from vsa_mm.datasets import make_demo_data
 

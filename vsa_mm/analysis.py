@@ -21,7 +21,9 @@ from mmengine.analysis import (FlopAnalyzer, complexity_analysis,
 from mmengine.analysis.jit_handles import generic_activation_jit, get_shape
 
 from vsa_mm.engine.side_effects import announce, enabled
-from vsa_mm.models.layers.bilinear_gather import BILINEAR_GATHER_OP
+from vsa_mm.models.layers.backends.gather import BILINEAR_GATHER_OP
+from vsa_mm.models.layers.backends.triton_fused import (FUSED_OP,
+                                                        fused_attention_macs)
 
 GATHER_OP = BILINEAR_GATHER_OP
 SDPA_OP = 'aten::scaled_dot_product_attention'
@@ -54,9 +56,19 @@ def scaled_dot_product_attention_flops(inputs: List[Any],
     return batch * queries * keys * (dims + value_dims)
 
 
+def fused_attention_flops(inputs: List[Any], outputs: List[Any]) -> int:
+    """Multiply-adds of the fused attention (``backend='triton'``).
+
+    The traced outputs are ``(out (B, H, W, D), lse (B, nW, h, N))``; see
+    :func:`~vsa_mm.models.layers.backends.triton_fused.fused_attention_macs`.
+    """
+    return fused_attention_macs(get_shape(outputs[0]), get_shape(outputs[1]))
+
+
 #: FLOP handles by traced operator name.
 FLOP_HANDLES = {
     GATHER_OP: bilinear_gather_flops,
+    FUSED_OP: fused_attention_flops,
     SDPA_OP: scaled_dot_product_attention_flops,
 }
 

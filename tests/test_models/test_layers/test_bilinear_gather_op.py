@@ -3,8 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vsa_mm.models.layers import bilinear_gather as bilinear_gather_module
-from vsa_mm.models.layers.bilinear_gather import (BILINEAR_GATHER_OP,
+from vsa_mm.models.layers.backends import gather as bilinear_gather_module
+from vsa_mm.models.layers.backends.gather import (BILINEAR_GATHER_OP,
                                                   bilinear_gather,
                                                   bilinear_gather_grad_rows,
                                                   bilinear_gather_grad_weights,

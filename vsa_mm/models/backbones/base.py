@@ -1,5 +1,7 @@
 """Behaviour shared by vsa_mm's backbones."""
-from typing import Any, Callable, Dict, FrozenSet, List, Sequence, Tuple, Union
+from collections.abc import Mapping
+from typing import (Any, Callable, Dict, FrozenSet, List, Optional, Sequence,
+                    Tuple, Union)
 
 import torch.nn as nn
 import torch.utils.checkpoint as cp
@@ -17,6 +19,37 @@ def checkpointed(function: Callable[..., Any], x: Any, enabled: bool) -> Any:
     if enabled and x.requires_grad:
         return cp.checkpoint(function, x, use_reentrant=False)
     return function(x)
+
+
+#: Arguments of the attention that its block decides.
+_BLOCK_OWNED_ATTENTION_KEYS = ('embed_dims', 'num_heads', 'out_dims')
+
+
+def attention_arguments(attn_cfg: Optional[dict], **defaults: Any) -> dict:
+    """A block's attention arguments: ``defaults`` updated by ``attn_cfg``.
+
+    Args:
+        attn_cfg (dict, optional): The user's arguments; ``type``, the
+            widths and the number of heads belong to the block.
+        **defaults: The block's own arguments.
+
+    Returns:
+        dict: Keyword arguments of the attention.
+
+    Raises:
+        TypeError: If ``attn_cfg`` is not a dict.
+        ValueError: If it sets a width, the heads or the type.
+    """
+    if attn_cfg is None:
+        return defaults
+    if not isinstance(attn_cfg, Mapping):
+        raise TypeError(f'attn_cfg must be a dict, got {attn_cfg!r}')
+    owned = sorted(key for key in attn_cfg
+                   if key in _BLOCK_OWNED_ATTENTION_KEYS + ('type', ))
+    if owned:
+        raise ValueError(f'attn_cfg cannot set {owned}: the block sets them '
+                         f'(got attn_cfg={dict(attn_cfg)!r})')
+    return {**defaults, **attn_cfg}
 
 
 #: Initialisation when no init_cfg is given (as timm and Swin do).

@@ -12,7 +12,7 @@ from torch import Tensor
 from vsa_mm.registry import MODELS
 from ..layers import ConvPosEnc, VSAWindowAttention, make_padding_symbolic
 from ..utils import convert_swin
-from .base import VSABackboneBase, checkpointed
+from .base import VSABackboneBase, attention_arguments, checkpointed
 
 
 class SwinVSABlock(BaseModule):
@@ -37,6 +37,10 @@ class SwinVSABlock(BaseModule):
         act_cfg (dict): MLP activation. Defaults to ``dict(type='GELU')``.
         norm_cfg (dict): Norm layers. Defaults to ``dict(type='LN')``.
         with_cp (bool): Gradient checkpointing. Defaults to False.
+        attn_cfg (dict, optional): More arguments of the
+            :class:`VSAWindowAttention`, for example
+            ``dict(backend='triton')``; they override the ones above.
+            Defaults to None.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
 
@@ -53,19 +57,21 @@ class SwinVSABlock(BaseModule):
                  act_cfg: dict = dict(type='GELU'),
                  norm_cfg: dict = dict(type='LN'),
                  with_cp: bool = False,
+                 attn_cfg: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.with_cp = with_cp
         self.cpe = ConvPosEnc(embed_dims, kernel_size=window_size // 2 * 2 + 1)
         self.norm1 = build_norm_layer(norm_cfg, embed_dims)[1]
         self.attn = VSAWindowAttention(
-            embed_dims,
-            num_heads,
-            window_size=window_size,
-            qkv_bias=qkv_bias,
-            qk_scale=qk_scale,
-            attn_drop=attn_drop_rate,
-            proj_drop=drop_rate)
+            embed_dims, num_heads,
+            **attention_arguments(
+                attn_cfg,
+                window_size=window_size,
+                qkv_bias=qkv_bias,
+                qk_scale=qk_scale,
+                attn_drop=attn_drop_rate,
+                proj_drop=drop_rate))
         self.drop_path = DropPath(drop_path_rate)
         self.norm2 = build_norm_layer(norm_cfg, embed_dims)[1]
         self.ffn = FFN(
@@ -179,6 +185,10 @@ class SwinTransformerVSA(VSABackboneBase):
             (for heads that add them). Defaults to False.
         with_cp (bool): Gradient checkpointing of every block.
             Defaults to False.
+        attn_cfg (dict, optional): More arguments of every
+            :class:`VSAWindowAttention`, for example
+            ``dict(backend='reference')``; they override the ones above.
+            Defaults to None (the layer's defaults).
         act_cfg (dict): MLP activation. Defaults to ``dict(type='GELU')``.
         norm_cfg (dict): Norm layers. Defaults to ``dict(type='LN')``.
         convert_weights (bool): ``init_cfg``'s ``Pretrained`` checkpoint is
@@ -237,6 +247,7 @@ class SwinTransformerVSA(VSABackboneBase):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
+                 attn_cfg: Optional[dict] = None,
                  act_cfg: dict = dict(type='GELU'),
                  norm_cfg: dict = dict(type='LN'),
                  convert_weights: bool = False,
@@ -279,7 +290,8 @@ class SwinTransformerVSA(VSABackboneBase):
                 drop_rate=drop_rate,
                 attn_drop_rate=attn_drop_rate,
                 act_cfg=act_cfg,
-                with_cp=with_cp)
+                with_cp=with_cp,
+                attn_cfg=attn_cfg)
             self.stages.append(stage)
             self.num_features.append(embed_dims)
             start += depth

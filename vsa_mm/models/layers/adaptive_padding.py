@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from mmcv.cnn.bricks.transformer import AdaptivePadding
 from torch import Tensor
 
-from .functional import is_tracing, size_max
+from .window_geometry import is_tracing, size_max
 
 Size = Union[int, torch.SymInt]
 
@@ -41,7 +41,7 @@ class SymbolicAdaptivePadding(AdaptivePadding):
     ``torch.compile(dynamic=True)`` or ``torch.export`` those become guards
     that pin the input size to the example's (a multiple of the patch size).
     Here the padding is integer arithmetic with ``torch.sym_max``, and while
-    a tracer records (:func:`~vsa_mm.models.layers.functional.is_tracing`)
+    a tracer records (:func:`~vsa_mm.models.layers.window_geometry.is_tracing`)
     the input is always padded, possibly by zero. Eager calls behave
     exactly as in mmcv. The arguments are ``AdaptivePadding``'s.
     """

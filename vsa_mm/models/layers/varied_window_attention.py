@@ -1,34 +1,40 @@
 """The varied-window attention as one function with selectable backends.
 
 :class:`~vsa_mm.models.layers.VSAWindowAttention` holds the parameters and
-regresses the sampling grid; :func:`varied_window_attention` computes the
-attention from them. Every backend computes the same function:
+regresses each window's offsets and scales; :func:`varied_window_attention`
+computes the attention from them with one of the backends in
+:mod:`vsa_mm.models.layers.backends`, which all compute the same function:
 
 - ``'reference'``: keys and values sampled with ``F.grid_sample``, explicit
   softmax attention; the readable definition.
 - ``'gather'``: keys and values sampled together by an exact bilinear row
-  gather of channels-last per-head features (the keys and values are
-  recomputed in backward instead of stored), explicit softmax attention.
-- ``'gather_sdpa'``: the same gather, attention through
-  ``F.scaled_dot_product_attention`` with the position bias as its mask.
+  gather of channels-last per-head features (recomputed in backward instead
+  of stored), explicit softmax attention.
+- ``'triton'``: sampling, attention, window reverse and crop fused into one
+  Triton kernel each way (CUDA; the CPU only under Triton's interpreter).
 - ``'auto'``: what measured fastest on each device (``docs/benchmarks.md``):
-  ``'gather'`` on the CPU (with a bias, the explicit product is faster
-  there); ``'reference'`` on CUDA, where ``grid_sample`` is one fused kernel
-  and beat the gather on an H200 in time and peak memory, fp32 and bf16;
-  ``'gather_sdpa'`` on other devices (not measured).
+  ``'gather'`` on the CPU, ``'triton'`` on CUDA where it supports the call
+  (else ``'reference'``), ``'reference'`` elsewhere.
 """
 import functools
-from typing import Optional, Tuple
+import logging
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from torch import Tensor
 
-from .bilinear_gather import sample_projected_rows
-from .functional import pad_to_window_multiple, padded_size, window_partition
+from .backends.gather import attend_gather
+from .backends.reference import attend_reference
+from .backends.triton_fused import (fused_varied_window_attention,
+                                    unsupported_reason)
+from .window_geometry import (crop_to_tokens, is_tracing, padded_hw,
+                              relative_position_bias, sampling_grid,
+                              window_reverse)
 
 #: Values of ``backend``.
-VSA_BACKENDS = ('auto', 'reference', 'gather', 'gather_sdpa')
+VSA_BACKENDS = ('auto', 'reference', 'gather', 'triton')
 
 
 def check_backend(backend: object) -> str:
@@ -52,130 +58,85 @@ def check_backend(backend: object) -> str:
     return backend
 
 
-def resolve_backend(backend: str, device: torch.device) -> str:
-    """The concrete backend ``'auto'`` stands for on ``device``.
+@functools.lru_cache(maxsize=None)
+def _log_auto_choice(device_type: str, backend: str, why: str) -> None:
+    """Say once per device and choice what ``'auto'`` picked, at DEBUG."""
+    print_log(
+        f"VSA backend 'auto' on {device_type}: {backend!r}{why}",
+        logger='current',
+        level=logging.DEBUG)
+
+
+def deterministic_backward_needed() -> bool:
+    """Whether autograd records under
+    ``torch.use_deterministic_algorithms(True)``."""
+    return torch.are_deterministic_algorithms_enabled(
+    ) and torch.is_grad_enabled()
+
+
+def exporting() -> bool:
+    """Whether ``torch.export`` (the ONNX exporter's front end) or
+    ``torch.jit.trace`` records this call."""
+    return torch.compiler.is_exporting() or torch.jit.is_tracing()
+
+
+def resolve_backend(backend: str,
+                    device: torch.device,
+                    dtype: torch.dtype = torch.float32,
+                    window_size: int = 7,
+                    head_dims: int = 32,
+                    attn_drop: float = 0.,
+                    training: bool = False) -> str:
+    """The concrete backend ``backend`` stands for in this call.
+
+    ``'auto'`` is ``'gather'`` on the CPU, ``'triton'`` on CUDA when the
+    fused kernel supports the call (else ``'reference'``), and
+    ``'reference'`` on other devices. On CUDA it is ``'gather'`` while a
+    model is exported or traced (ONNX knows the gather's operator) and,
+    when autograd records, under ``torch.use_deterministic_algorithms(True)``
+    (the gather's backward is deterministic there; the others add gradients
+    atomically). Other values are returned as they are.
 
     Examples:
         >>> resolve_backend('auto', torch.device('cpu'))
         'gather'
-        >>> resolve_backend('auto', torch.device('cuda'))
-        'reference'
         >>> resolve_backend('reference', torch.device('cpu'))
         'reference'
     """
     if backend != 'auto':
         return backend
-    defaults = {'cpu': 'gather', 'cuda': 'reference'}
-    return defaults.get(device.type, 'gather_sdpa')
-
-
-def project_keys_values(x_map: Tensor, weight: Tensor, bias: Optional[Tensor],
-                        num_heads: int, window_size: int) -> Tensor:
-    """Keys and values of every pixel and head, as rows to sample.
-
-    Args:
-        x_map (Tensor): Input map of shape (B, H, W, C).
-        weight (Tensor): The q/k/v projection's weight, (3 * D, C).
-        bias (Tensor, optional): Its bias, (3 * D, ).
-        num_heads (int): Number of heads h (``D = h * d``).
-        window_size (int): Window side; the map is padded to a multiple.
-
-    Returns:
-        Tensor: Rows of shape (B * Hp * Wp * h, 2 * d) holding each head's
-        key then value, in float32 (float64 for float64 inputs).
-    """
-    out_dims = weight.shape[0] // 3
-    head_dims = out_dims // num_heads
-    # Reorder the k|v output channels to (head, k|v, d).
-    kv_weight = weight[out_dims:].view(2, num_heads, head_dims, -1)
-    kv_weight = kv_weight.transpose(0, 1).reshape(2 * out_dims, -1)
-    kv_bias = None if bias is None else bias[out_dims:].view(
-        2, num_heads, head_dims).transpose(0, 1).reshape(-1)
-    kv = pad_to_window_multiple(
-        F.linear(x_map, kv_weight, kv_bias), window_size)
-    grid_dtype = torch.promote_types(x_map.dtype, torch.float32)
-    return kv.to(grid_dtype).reshape(-1, 2 * head_dims)
-
-
-def _softmax_attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor,
-                       attn_drop: float, training: bool) -> Tensor:
-    """Explicit attention over (..., heads, N, d); q is already scaled."""
-    attn = q @ k.transpose(-2, -1) + bias.to(q.dtype)
-    attn = F.dropout(attn.softmax(dim=-1), attn_drop, training)
-    return attn @ v
-
-
-def _attend_gather(x_map: Tensor, grid: Tensor, qkv_weight: Tensor,
-                   qkv_bias: Optional[Tensor], bias: Tensor, scale: float,
-                   window_size: int, num_heads: int, attn_drop: float,
-                   training: bool, use_sdpa: bool) -> Tensor:
-    out_dims = qkv_weight.shape[0] // 3
-    head_dims = out_dims // num_heads
-    map_hw = _padded_hw(x_map, window_size)
-    q = F.linear(x_map, qkv_weight[:out_dims],
-                 None if qkv_bias is None else qkv_bias[:out_dims])
-    q = window_partition(
-        pad_to_window_multiple(q, window_size), window_size,
-        num_heads).mul_(scale)  # scales the partition's own copy
-    project = functools.partial(
-        project_keys_values, num_heads=num_heads, window_size=window_size)
-    kv = sample_projected_rows(project, x_map, qkv_weight, qkv_bias, grid,
-                               map_hw, num_heads)
-    k, v = kv.to(q.dtype).split(head_dims, dim=-1)
-    if not use_sdpa:
-        return _softmax_attention(q, k, v, bias, attn_drop, training)
-    return F.scaled_dot_product_attention(
-        q,
-        k,
-        v,
-        attn_mask=bias.to(q.dtype),
-        dropout_p=attn_drop if training else 0.,
-        scale=1.)
-
-
-def _attend_reference(x_map: Tensor, grid: Tensor, qkv_weight: Tensor,
-                      qkv_bias: Optional[Tensor], bias: Tensor, scale: float,
-                      window_size: int, num_heads: int, attn_drop: float,
-                      training: bool) -> Tensor:
-    batch = x_map.shape[0]
-    out_dims = qkv_weight.shape[0] // 3
-    head_dims = out_dims // num_heads
-    map_hw = _padded_hw(x_map, window_size)
-    qkv = pad_to_window_multiple(
-        F.linear(x_map, qkv_weight, qkv_bias), window_size)
-    q, k, v = qkv.chunk(3, dim=-1)
-    head_grid = grid.transpose(1, 2).reshape(batch * num_heads, grid.shape[1],
-                                             grid.shape[3], 2)
-
-    def sample(feat: Tensor) -> Tensor:
-        # (B, Hp, Wp, heads * d) -> per-head channels-first images.
-        images = feat.view(batch, *map_hw, num_heads, head_dims)
-        images = images.permute(0, 3, 4, 1, 2).reshape(batch * num_heads,
-                                                       head_dims, *map_hw)
-        out = F.grid_sample(
-            images.to(grid.dtype),
-            head_grid,
-            mode='bilinear',
-            padding_mode='zeros',
-            align_corners=True)  # (B * heads, d, nW, N)
-        out = out.view(batch, num_heads, head_dims, *out.shape[2:])
-        return out.permute(0, 3, 1, 4, 2).to(feat.dtype)
-
-    q = window_partition(q, window_size, num_heads) * scale
-    return _softmax_attention(q, sample(k), sample(v), bias, attn_drop,
-                              training)
-
-
-def _padded_hw(x_map: Tensor, window_size: int) -> Tuple[int, int]:
-    height, width = x_map.shape[1:3]
-    return padded_size(height, window_size), padded_size(width, window_size)
+    why = ''
+    if device.type == 'cpu':
+        chosen = 'gather'
+    elif device.type == 'cuda':
+        if exporting():
+            chosen = 'gather'
+            why = (' (exporting: the gather operator has an ONNX '
+                   'translation, the fused one has none)')
+        elif deterministic_backward_needed():
+            chosen = 'gather'
+            why = (' (deterministic algorithms are on: the backward of '
+                   "'triton' and 'reference' adds gradients atomically)")
+        else:
+            reason = unsupported_reason(device, dtype, window_size, head_dims,
+                                        attn_drop, training)
+            chosen = 'triton' if reason is None else 'reference'
+            if reason is not None:
+                why = f" ('triton' does not apply: {reason})"
+    else:
+        chosen = 'reference'
+    if not is_tracing():
+        _log_auto_choice(device.type, chosen, why)
+    return chosen
 
 
 def varied_window_attention(x_map: Tensor,
-                            grid: Tensor,
+                            offsets: Tensor,
+                            scales: Tensor,
                             qkv_weight: Tensor,
                             qkv_bias: Optional[Tensor],
-                            relative_position_bias: Tensor,
+                            bias_table: Tensor,
+                            bias_index: Tensor,
                             scale: float,
                             window_size: int,
                             num_heads: int,
@@ -184,20 +145,25 @@ def varied_window_attention(x_map: Tensor,
                             backend: str = 'auto') -> Tensor:
     """Attention from the default windows to the varied-size windows.
 
-    Queries are the tokens of the default ``ws x ws`` windows of the padded
-    map; keys and values are sampled bilinearly (zeros outside the map) at
-    ``grid``, the ``ws * ws`` positions of each window's varied-size window
-    per head.
+    Queries are the tokens of the default ``ws x ws`` windows of the map
+    padded to a window multiple; keys and values are sampled bilinearly
+    (zeros outside the map) at the ``ws * ws`` positions of each window's
+    varied-size window per head, placed by ``offsets`` and ``scales``
+    (:func:`~vsa_mm.models.layers.window_geometry.varied_window_grid`).
 
     Args:
         x_map (Tensor): Input map of shape (B, H, W, C).
-        grid (Tensor): Sampling positions of shape (B, nW, h, ws * ws, 2),
-            (x, y) in ``grid_sample``'s normalised coordinates
-            (``align_corners=True``) over the map padded to (Hp, Wp).
+        offsets (Tensor): Regressed (ox, oy) per window and head, float32
+            (float64 for float64 inputs), shape (B, nW, h, 2), in units of
+            a window.
+        scales (Tensor): Regressed (sx, sy), same shape and dtype.
         qkv_weight (Tensor): Weight of the q/k/v projection, (3 * D, C).
         qkv_bias (Tensor, optional): Its bias, (3 * D, ).
-        relative_position_bias (Tensor): Bias added to the logits, shape
-            (h, ws * ws, ws * ws).
+        bias_table (Tensor): Swin's relative position bias table,
+            ((2 ws - 1)^2, h).
+        bias_index (Tensor): Its row for every token pair, (N, N), from
+            :func:`~vsa_mm.models.layers.window_geometry.relative_position_index`
+            (the fused backend computes it in the kernel).
         scale (float): Scale of the queries.
         window_size (int): Window side ws.
         num_heads (int): Number of heads h; ``D`` must be divisible by it.
@@ -207,12 +173,41 @@ def varied_window_attention(x_map: Tensor,
         backend (str): One of :data:`VSA_BACKENDS`. Defaults to ``'auto'``.
 
     Returns:
-        Tensor: Attended windows of shape (B, nW, h, ws * ws, D / h), in the
-        dtype of the queries.
+        Tensor: Attended tokens of shape (B, H * W, D), row-major, in the
+        dtype of the projection's output.
+
+    Raises:
+        ValueError: If ``backend='triton'`` cannot compute this call (device,
+            dtype, window or head size, dropout), with the reason.
     """
-    backend = resolve_backend(check_backend(backend), x_map.device)
-    args = (x_map, grid, qkv_weight, qkv_bias, relative_position_bias, scale,
-            window_size, num_heads, attn_drop, training)
-    if backend == 'reference':
-        return _attend_reference(*args)
-    return _attend_gather(*args, use_sdpa=backend == 'gather_sdpa')
+    out_dims = qkv_weight.shape[0] // 3
+    head_dims = out_dims // num_heads
+    check_backend(backend)
+    if backend in ('auto', 'triton'):
+        # The dtype the projection will produce (autocast included).
+        probe_dtype = x_map.dtype
+        if torch.is_autocast_enabled(x_map.device.type):
+            probe_dtype = torch.get_autocast_dtype(x_map.device.type)
+        backend = resolve_backend(backend, x_map.device, probe_dtype,
+                                  window_size, head_dims, attn_drop, training)
+    if backend == 'triton':
+        reason = unsupported_reason(x_map.device, probe_dtype, window_size,
+                                    head_dims, attn_drop, training)
+        if reason is not None:
+            raise ValueError(
+                f"backend='triton' cannot compute this call: {reason}")
+        qkv = F.linear(x_map, qkv_weight, qkv_bias)
+        out, _ = fused_varied_window_attention(qkv, offsets, scales,
+                                               bias_table, scale, window_size,
+                                               num_heads)
+        return out.flatten(1, 2)
+
+    height, width = x_map.shape[1:3]
+    map_hw = padded_hw(height, width, window_size)
+    grid = sampling_grid(offsets, scales, map_hw, window_size)
+    bias = relative_position_bias(bias_table, bias_index)
+    attend = attend_reference if backend == 'reference' else attend_gather
+    windows = attend(x_map, grid, qkv_weight, qkv_bias, bias, scale,
+                     window_size, num_heads, attn_drop, training)
+    return crop_to_tokens(
+        window_reverse(windows, window_size, *map_hw), height, width)

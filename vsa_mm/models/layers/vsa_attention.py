@@ -8,11 +8,9 @@ from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor
 
 from vsa_mm.registry import MODELS
-from .functional import (crop_to_tokens, default_window_grid,
-                         pad_to_window_multiple, padded_size,
-                         relative_position_index, varied_window_grid,
-                         window_reverse)
 from .varied_window_attention import check_backend, varied_window_attention
+from .window_geometry import (pad_to_window_multiple, padded_hw,
+                              relative_position_index, sampling_grid)
 
 
 def _check_positive_int(name: str, value: object) -> int:
@@ -114,8 +112,8 @@ class VSAWindowAttention(BaseModule):
     same function (``backend``): ``'reference'`` samples keys and values
     with ``F.grid_sample``; ``'gather'`` samples them together with an exact
     bilinear row gather and recomputes them in backward instead of storing
-    them; ``'gather_sdpa'`` adds PyTorch's fused attention; ``'auto'`` picks
-    per device.
+    them; ``'triton'`` fuses sampling, attention, window reverse and crop
+    into one Triton kernel each way (CUDA); ``'auto'`` picks per device.
 
     The parameters shared with window attention have the names and shapes of
     mmpretrain's ``WindowMSA`` (``qkv``, ``proj``,
@@ -145,9 +143,9 @@ class VSAWindowAttention(BaseModule):
             and output widths differ). Not with ``qk_scale``.
             Defaults to False.
         backend (str): ``'auto'`` (what measured fastest per device:
-            ``'gather'`` on the CPU, ``'reference'`` on CUDA,
-            ``'gather_sdpa'`` elsewhere; see ``docs/benchmarks.md``),
-            ``'reference'``, ``'gather'`` or ``'gather_sdpa'``.
+            ``'gather'`` on the CPU, ``'triton'`` on CUDA where it supports
+            the call, else ``'reference'``; see ``docs/benchmarks.md``),
+            ``'reference'``, ``'gather'`` or ``'triton'``.
             Defaults to ``'auto'``.
 
     Examples:
@@ -249,24 +247,22 @@ class VSAWindowAttention(BaseModule):
             Tensor: Tokens of shape (B, H * W, out_dims).
         """
         height, width = self._check_input(x, hw_shape)
-        batch = x.shape[0]
-        x_map = x.reshape(batch, height, width, self.embed_dims)
-        grid = self._sampling_grid(x_map)
+        x_map = x.reshape(x.shape[0], height, width, self.embed_dims)
+        offsets, scales = self._regress_windows(x_map)
         out = varied_window_attention(
             x_map,
-            grid,
+            offsets,
+            scales,
             self.qkv.weight,
             self.qkv.bias,
-            self._relative_position_bias(),
+            self.relative_position_bias_table,
+            self.relative_position_index,
             self.scale,
             self.window_size,
             self.num_heads,
             attn_drop=self.attn_drop.p,
             training=self.training,
             backend=self.backend)
-        out = window_reverse(out, self.window_size,
-                             *self._padded_hw(height, width))
-        out = crop_to_tokens(out, height, width)
         return self.proj_drop(self.proj(out))
 
     def _check_input(self, x: Tensor,
@@ -308,33 +304,21 @@ class VSAWindowAttention(BaseModule):
             float32 (float64 for float64 inputs).
         """
         height, width = self._check_input(x, hw_shape)
-        return self._sampling_grid(
+        offsets, scales = self._regress_windows(
             x.reshape(x.shape[0], height, width, self.embed_dims))
+        return sampling_grid(offsets, scales,
+                             padded_hw(height, width, self.window_size),
+                             self.window_size)
 
-    def _padded_hw(self, height: int, width: int) -> Tuple[int, int]:
-        return (padded_size(height, self.window_size),
-                padded_size(width, self.window_size))
-
-    def _sampling_grid(self, x_map: Tensor) -> Tensor:
-        """Grid of shape (B, nW, heads, N, 2) for a (B, H, W, C) map."""
+    def _regress_windows(self, x_map: Tensor) -> Tuple[Tensor, Tensor]:
+        """Offsets and scales of shape (B, nW, heads, 2) for a (B, H, W, C)
+        map, float32 (float64 for float64 inputs), also under autocast."""
         ws = self.window_size
         x_pad = pad_to_window_multiple(x_map, ws)
-        map_hw = x_pad.shape[1:3]
-        windows_hw = (map_hw[0] // ws, map_hw[1] // ws)
-        pooled = x_pad.view(x_pad.shape[0], windows_hw[0], ws, windows_hw[1],
-                            ws, self.embed_dims).mean(dim=(2, 4))
-        grid_dtype = torch.promote_types(pooled.dtype, torch.float32)
-        offsets = self.sampling_offsets(pooled).to(grid_dtype)
-        scales = self.sampling_scales(pooled).to(grid_dtype)
-        base, relative = default_window_grid(*map_hw, ws, pooled.device,
-                                             grid_dtype)
-        with torch.autocast(pooled.device.type, enabled=False):
-            return varied_window_grid(base, relative, offsets, scales,
-                                      windows_hw)
-
-    def _relative_position_bias(self) -> Tensor:
-        """Bias of shape (heads, N, N)."""
-        num_tokens = self.window_size**2
-        bias = self.relative_position_bias_table[
-            self.relative_position_index.view(-1)]
-        return bias.view(num_tokens, num_tokens, -1).permute(2, 0, 1)
+        windows_h = x_pad.shape[1] // ws
+        windows_w = x_pad.shape[2] // ws
+        pooled = x_pad.view(x_pad.shape[0], windows_h, ws, windows_w, ws,
+                            self.embed_dims).mean(dim=(2, 4))
+        dtype = torch.promote_types(pooled.dtype, torch.float32)
+        return (self.sampling_offsets(pooled).to(dtype),
+                self.sampling_scales(pooled).to(dtype))

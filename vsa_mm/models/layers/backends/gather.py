@@ -1,4 +1,4 @@
-"""Bilinear sampling as a weighted gather of rows: the ``vsa_mm`` ops.
+"""The ``gather`` backend: bilinear sampling as a weighted gather of rows.
 
 ``F.grid_sample`` works on channels-first maps and its backward scatters one
 channel at a time. VSA samples per-head channels-last keys and values at a
@@ -28,6 +28,7 @@ records, the projection and the gather run under non-reentrant
 Function takes a Python callable, which they do not). Both call the same
 operators and compute the same values.
 """
+import functools
 from typing import Callable, Optional, Tuple
 
 import torch
@@ -36,7 +37,9 @@ from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 from torch.utils.checkpoint import checkpoint
 
-from .functional import is_tracing
+from ..window_geometry import (is_tracing, pad_to_window_multiple, padded_hw,
+                               window_partition)
+from .attention import softmax_attention
 
 #: Qualified name of the forward operator, as tracers and exporters see it.
 BILINEAR_GATHER_OP = 'vsa_mm::bilinear_gather'
@@ -291,3 +294,70 @@ def sample_projected_rows(project: RowProjection, x: Tensor, weight: Tensor,
     else:
         samples = _RecomputedRowGather.apply(*args)
     return samples.view(*grid.shape[:-1], samples.shape[-1])
+
+
+def project_keys_values(x_map: Tensor, weight: Tensor, bias: Optional[Tensor],
+                        num_heads: int, window_size: int) -> Tensor:
+    """Keys and values of every pixel and head, as rows to sample.
+
+    Args:
+        x_map (Tensor): Input map of shape (B, H, W, C).
+        weight (Tensor): The q/k/v projection's weight, (3 * D, C).
+        bias (Tensor, optional): Its bias, (3 * D, ).
+        num_heads (int): Number of heads h (``D = h * d``).
+        window_size (int): Window side; the map is padded to a multiple.
+
+    Returns:
+        Tensor: Rows of shape (B * Hp * Wp * h, 2 * d) holding each head's
+        key then value, in float32 (float64 for float64 inputs).
+    """
+    out_dims = weight.shape[0] // 3
+    head_dims = out_dims // num_heads
+    # Reorder the k|v output channels to (head, k|v, d).
+    kv_weight = weight[out_dims:].view(2, num_heads, head_dims, -1)
+    kv_weight = kv_weight.transpose(0, 1).reshape(2 * out_dims, -1)
+    kv_bias = None if bias is None else bias[out_dims:].view(
+        2, num_heads, head_dims).transpose(0, 1).reshape(-1)
+    kv = pad_to_window_multiple(
+        F.linear(x_map, kv_weight, kv_bias), window_size)
+    grid_dtype = torch.promote_types(x_map.dtype, torch.float32)
+    return kv.to(grid_dtype).reshape(-1, 2 * head_dims)
+
+
+def attend_gather(x_map: Tensor, grid: Tensor, qkv_weight: Tensor,
+                  qkv_bias: Optional[Tensor], bias: Tensor, scale: float,
+                  window_size: int, num_heads: int, attn_drop: float,
+                  training: bool) -> Tensor:
+    """Varied-window attention with keys and values sampled by the gather.
+
+    Args:
+        x_map (Tensor): Input map of shape (B, H, W, C).
+        grid (Tensor): Sampling positions, (B, nW, h, N, 2), as
+            :func:`~vsa_mm.models.layers.window_geometry.varied_window_grid`
+            returns them.
+        qkv_weight (Tensor): Weight of the q/k/v projection, (3 * D, C).
+        qkv_bias (Tensor, optional): Its bias, (3 * D, ).
+        bias (Tensor): Relative position bias, (h, N, N).
+        scale (float): Scale of the queries.
+        window_size (int): Window side ws.
+        num_heads (int): Number of heads h.
+        attn_drop (float): Dropout rate of the attention weights.
+        training (bool): Apply the dropout.
+
+    Returns:
+        Tensor: Attended windows of shape (B, nW, h, N, D / h).
+    """
+    out_dims = qkv_weight.shape[0] // 3
+    head_dims = out_dims // num_heads
+    map_hw = padded_hw(*x_map.shape[1:3], window_size)
+    q = F.linear(x_map, qkv_weight[:out_dims],
+                 None if qkv_bias is None else qkv_bias[:out_dims])
+    q = window_partition(
+        pad_to_window_multiple(q, window_size), window_size,
+        num_heads).mul_(scale)  # scales the partition's own copy
+    project = functools.partial(
+        project_keys_values, num_heads=num_heads, window_size=window_size)
+    kv = sample_projected_rows(project, x_map, qkv_weight, qkv_bias, grid,
+                               map_hw, num_heads)
+    k, v = kv.to(q.dtype).split(head_dims, dim=-1)
+    return softmax_attention(q, k, v, bias, attn_drop, training)

@@ -1,4 +1,4 @@
-"""Pure tensor functions behind :class:`VSAWindowAttention`.
+"""Window geometry: padding, partition, grids and relative positions.
 
 Conventions used throughout:
 
@@ -11,6 +11,7 @@ Conventions used throughout:
   are the centres of the first and last pixel; channel 0 is x (width),
   channel 1 is y (height).
 """
+import functools
 from typing import Tuple, Union
 
 import torch
@@ -75,6 +76,15 @@ def padded_size(size: Union[int, torch.SymInt],
     whose integer division truncates (ONNX) compute it correctly.
     """
     return (size + window_size - 1) // window_size * window_size
+
+
+def padded_hw(
+    height: Union[int,
+                  torch.SymInt], width: Union[int,
+                                              torch.SymInt], window_size: int
+) -> Tuple[Union[int, torch.SymInt], Union[int, torch.SymInt]]:
+    """(Hp, Wp): both sides rounded up to a multiple of the window."""
+    return padded_size(height, window_size), padded_size(width, window_size)
 
 
 def crop_to_tokens(x: Tensor, height: Union[int, torch.SymInt],
@@ -250,3 +260,67 @@ def varied_window_grid(base: Tensor, relative: Tensor, offsets: Tensor,
         dim=-1)
     return (base[:, None] + relative * scales.unsqueeze(-2) +
             offsets.unsqueeze(-2))
+
+
+def sampling_grid(offsets: Tensor, scales: Tensor, map_hw: Tuple[int, int],
+                  window_size: int) -> Tensor:
+    """Where every head of every window samples its keys and values.
+
+    Outside :func:`is_tracing` the default grid and the offsets' unit are
+    constants of the map size, kept per size, device and dtype (built
+    outside inference mode, so training can reuse what evaluation built);
+    while a tracer records they are built afresh, since its sizes may be
+    symbolic and its tensors must not outlive the trace.
+
+    Args:
+        offsets (Tensor): Regressed (ox, oy), shape (B, nW, heads, 2).
+        scales (Tensor): Regressed (sx, sy), shape (B, nW, heads, 2).
+        map_hw (tuple[int, int]): (Hp, Wp), the padded map's size.
+        window_size (int): Window side ws.
+
+    Returns:
+        Tensor: Positions of shape (B, nW, heads, ws * ws, 2), (x, y) in
+        ``grid_sample``'s normalised coordinates (``align_corners=True``)
+        over the padded map, dtype of ``offsets``; computed outside autocast.
+    """
+    windows_hw = (map_hw[0] // window_size, map_hw[1] // window_size)
+    with torch.autocast(offsets.device.type, enabled=False):
+        if is_tracing():
+            base, relative = default_window_grid(*map_hw, window_size,
+                                                 offsets.device, offsets.dtype)
+            return varied_window_grid(base, relative, offsets, scales,
+                                      windows_hw)
+        base, relative, unit = _grid_constants(*map_hw, window_size,
+                                               offsets.device, offsets.dtype)
+        return (base + relative * scales.unsqueeze(-2) +
+                (offsets * unit).unsqueeze(-2))
+
+
+@functools.lru_cache(maxsize=64)
+def _grid_constants(height: int, width: int, window_size: int,
+                    device: torch.device,
+                    dtype: torch.dtype) -> Tuple[Tensor, Tensor, Tensor]:
+    """``base`` (nW, 1, N, 2), ``relative`` (N, 2) and the offsets' unit
+    ``(1 / nw, 1 / nh)`` of a padded map size, computed once."""
+    with torch.inference_mode(False), torch.no_grad():
+        base, relative = default_window_grid(height, width, window_size,
+                                             device, dtype)
+        unit = torch.tensor([window_size / width, window_size / height],
+                            dtype=torch.float64).to(device, dtype)
+        return base[:, None], relative, unit
+
+
+def relative_position_bias(table: Tensor, index: Tensor) -> Tensor:
+    """Swin's relative position bias of every token pair and head.
+
+    Args:
+        table (Tensor): Bias table of shape ((2 ws - 1)^2, heads).
+        index (Tensor): Its row for every token pair, (N, N), from
+            :func:`relative_position_index`.
+
+    Returns:
+        Tensor: Bias of shape (heads, N, N).
+    """
+    num_tokens = index.shape[0]
+    bias = table[index.view(-1)]
+    return bias.view(num_tokens, num_tokens, -1).permute(2, 0, 1)
