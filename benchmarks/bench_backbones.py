@@ -23,20 +23,38 @@ peak memory of a step.
 """
 import argparse
 import contextlib
+import copy
 import statistics
 import time
-from typing import Dict, List
+from typing import Dict, List, Sequence
 
 import torch
 import torch.nn as nn
 from mmpretrain.models import SwinTransformer
 
 from vsa_mm.models import SwinTransformerVSA, ViTAEv2, VSAWindowAttention
+from vsa_mm.models.layers.varied_window_attention import check_backend
 
 from bench_vsa_layer import DTYPES, saved_tensor_bytes  # isort: skip
 
 
-def build_pairs() -> Dict[str, Dict[str, nn.Module]]:
+def with_backend(model: nn.Module, backend: str) -> nn.Module:
+    """A copy of ``model`` whose VSA layers use ``backend``."""
+    model = copy.deepcopy(model)
+    for layer in model.modules():
+        if isinstance(layer, VSAWindowAttention):
+            layer.backend = check_backend(backend)
+    return model
+
+
+#: VSA backends of the default run.
+DEFAULT_BACKENDS = ('auto', )
+
+
+def build_pairs(
+    backends: Sequence[str] = DEFAULT_BACKENDS
+) -> Dict[str, Dict[str, nn.Module]]:
+    """Each baseline with its VSA model, once per VSA backend."""
     torch.manual_seed(0)
     swin = SwinTransformer('tiny', out_indices=(0, 1, 2, 3))
     swin_vsa = SwinTransformerVSA('tiny')
@@ -46,14 +64,23 @@ def build_pairs() -> Dict[str, Dict[str, nn.Module]]:
             if isinstance(layer, VSAWindowAttention):
                 for head in (layer.sampling_offsets, layer.sampling_scales):
                     nn.init.normal_(head.proj.weight, std=0.02)
+
+    def variants(name: str, model: nn.Module) -> Dict[str, nn.Module]:
+        if tuple(backends) == DEFAULT_BACKENDS:
+            return {name: model}
+        return {
+            f'{name} ({backend})': with_backend(model, backend)
+            for backend in backends
+        }
+
     return {
         'Swin-T': {
             'Swin-T (mmpretrain)': swin,
-            'Swin-T + VSA': swin_vsa
+            **variants('Swin-T + VSA', swin_vsa)
         },
         'ViTAEv2*-S': {
             'ViTAEv2*-S': ViTAEv2('s-window'),
-            'ViTAEv2*-S + VSA': vitae_vsa
+            **variants('ViTAEv2*-S + VSA', vitae_vsa)
         },
     }
 
@@ -115,6 +142,11 @@ def main() -> None:
         action='store_true',
         help='torch.compile every backbone, the baselines included')
     parser.add_argument('--dtype', choices=sorted(DTYPES), default='fp32')
+    parser.add_argument(
+        '--vsa-backends',
+        nargs='+',
+        default=['auto'],
+        help='backends of the VSA models, one row each (default: auto)')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -127,7 +159,7 @@ def main() -> None:
         '| backbone | fwd+bwd ms | time ratio | saved MiB | memory ratio | '
         'peak MiB |', '|---|---:|---:|---:|---:|---:|'
     ]
-    for models in build_pairs().values():
+    for models in build_pairs(args.vsa_backends).values():
         for model in models.values():
             # mmpretrain's SwinTransformer.train() returns None, not self.
             model.to(device).train()

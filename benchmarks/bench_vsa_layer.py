@@ -6,10 +6,10 @@ for backward, at Swin-T stage-1 and stage-3 shapes, for:
 * ``WindowMSA``: mmpretrain's ``ShiftWindowMSA`` with ``shift_size=0``, i.e.
   ``WindowMSA`` with padding, window partition and reverse (the baseline);
 * ``VSA auto``: our layer's default backend on this device (``'gather'``
-  on the CPU, ``'reference'`` on CUDA);
-* ``VSA gather_sdpa``: the row gather attending through
-  ``scaled_dot_product_attention``;
-* ``VSA reference``: the explicit ``grid_sample`` backend.
+  on the CPU, ``'triton'`` on CUDA);
+* ``VSA reference``: the explicit ``grid_sample`` backend;
+* ``VSA gather``: the bilinear row gather;
+* ``VSA triton``: the fused Triton kernels (CUDA only).
 
 VSA's regression heads get random non-zero weights (a trained state: the
 windows move and stretch), so sampling is never a no-op. Timings are
@@ -20,7 +20,7 @@ Reproduce::
 
     .venv/bin/python benchmarks/bench_vsa_layer.py            # 1 thread, CPU
     .venv/bin/python benchmarks/bench_vsa_layer.py --threads 2 --rounds 31
-    .venv/bin/python benchmarks/bench_vsa_layer.py --device cuda
+    .venv/bin/python benchmarks/bench_vsa_layer.py --device cuda  # B=4, 64
     .venv/bin/python benchmarks/bench_vsa_layer.py --device cuda \
         --compile --dtype bf16       # every model compiled, bf16 autocast
 
@@ -40,6 +40,7 @@ import torch.nn as nn
 from mmpretrain.models.utils import ShiftWindowMSA
 
 from vsa_mm.models import VSAWindowAttention
+from vsa_mm.models.layers.backends.triton_fused import unsupported_reason
 
 
 class Shape(NamedTuple):
@@ -56,6 +57,11 @@ SHAPES = (
     Shape('Swin-T stage 3', 4, 14, 14, 384, 12),
 )
 WINDOW = 7
+#: Batch sizes by device: small batches are launch-bound on a GPU, large ones
+#: bandwidth-bound.
+DEFAULT_BATCHES = {'cpu': (4, ), 'cuda': (4, 64)}
+#: The backends timed besides ``'auto'``, each where it runs.
+BACKENDS = ('reference', 'gather', 'triton')
 
 
 def saved_tensor_bytes(step: Callable[[], torch.Tensor],
@@ -91,18 +97,16 @@ def build_models(shape: Shape, device: torch.device) -> Dict[str, nn.Module]:
     for head in (vsa.sampling_offsets, vsa.sampling_scales):
         nn.init.normal_(head.proj.weight, std=0.05)
         nn.init.normal_(head.proj.bias, std=0.2)
-    sdpa = VSAWindowAttention(
-        shape.channels, shape.heads, WINDOW, backend='gather_sdpa')
-    reference = VSAWindowAttention(
-        shape.channels, shape.heads, WINDOW, backend='reference')
-    sdpa.load_state_dict(vsa.state_dict())
-    reference.load_state_dict(vsa.state_dict())
-    models = {
-        'WindowMSA (mmpretrain)': window_msa,
-        'VSA auto': vsa,
-        'VSA gather_sdpa': sdpa,
-        'VSA reference': reference,
-    }
+    models = {'WindowMSA (mmpretrain)': window_msa, 'VSA auto': vsa}
+    head_dims = shape.channels // shape.heads
+    for backend in BACKENDS:
+        if backend == 'triton' and unsupported_reason(
+                device, torch.float32, WINDOW, head_dims) is not None:
+            continue
+        layer = VSAWindowAttention(
+            shape.channels, shape.heads, WINDOW, backend=backend)
+        layer.load_state_dict(vsa.state_dict())
+        models[f'VSA {backend}'] = layer
     return {name: m.to(device).train() for name, m in models.items()}
 
 
@@ -189,6 +193,11 @@ def main() -> None:
         action='store_true',
         help='torch.compile every model, the baseline included')
     parser.add_argument('--dtype', choices=sorted(DTYPES), default='fp32')
+    parser.add_argument(
+        '--batches',
+        type=int,
+        nargs='+',
+        help='batch sizes (default: 4 on the CPU, 4 and 64 on CUDA)')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -201,7 +210,11 @@ def main() -> None:
         '| shape | layer | fwd+bwd ms | time ratio | saved MiB | '
         'memory ratio | peak MiB |', '|---|---|---:|---:|---:|---:|---:|'
     ]
-    for shape in SHAPES:
+    batches = args.batches or DEFAULT_BATCHES.get(device.type, (4, ))
+    shapes = [
+        shape._replace(batch=batch) for batch in batches for shape in SHAPES
+    ]
+    for shape in shapes:
         results = measure(shape, device, args.rounds, args.warmup,
                           args.compile, args.dtype)
         base_ms, base_bytes, _ = results['WindowMSA (mmpretrain)']
