@@ -30,8 +30,8 @@ from .backends.reference import attend_reference
 from .backends.triton_fused import (fused_varied_window_attention,
                                     unsupported_reason)
 from .window_geometry import (crop_to_tokens, is_tracing, padded_hw,
-                              relative_position_bias, sampling_grid,
-                              window_reverse)
+                              padded_size, relative_position_bias,
+                              sampling_grid, window_reverse)
 
 #: Values of ``backend``.
 VSA_BACKENDS = ('auto', 'reference', 'gather', 'triton')
@@ -80,22 +80,32 @@ def exporting() -> bool:
     return torch.compiler.is_exporting() or torch.jit.is_tracing()
 
 
+#: Above this many windows times heads in one float32 call, ``'auto'``
+#: takes ``'reference'`` on CUDA: the geometric mean of the two float32
+#: measurements that bracket the change (``docs/benchmarks.md``, H200:
+#: 'triton' faster at 3072, 1.55x; 'reference' faster at 12288, 1.13x).
+FLOAT32_FUSED_WINDOW_HEADS = 6144
+
+
 def resolve_backend(backend: str,
                     device: torch.device,
                     dtype: torch.dtype = torch.float32,
                     window_size: int = 7,
                     head_dims: int = 32,
                     attn_drop: float = 0.,
-                    training: bool = False) -> str:
+                    training: bool = False,
+                    window_heads: int = 0) -> str:
     """The concrete backend ``backend`` stands for in this call.
 
     ``'auto'`` is ``'gather'`` on the CPU, ``'triton'`` on CUDA when the
-    fused kernel supports the call (else ``'reference'``), and
-    ``'reference'`` on other devices. On CUDA it is ``'gather'`` while a
-    model is exported or traced (ONNX knows the gather's operator) and,
-    when autograd records, under ``torch.use_deterministic_algorithms(True)``
-    (the gather's backward is deterministic there; the others add gradients
-    atomically). Other values are returned as they are.
+    fused kernel supports the call and measured faster there (float16 and
+    bfloat16; float32 up to :data:`FLOAT32_FUSED_WINDOW_HEADS` windows times
+    heads, ``window_heads``), else ``'reference'``; ``'reference'`` on other
+    devices. On CUDA it is ``'gather'`` while a model is exported or traced
+    (ONNX knows the gather's operator) and, when autograd records, under
+    ``torch.use_deterministic_algorithms(True)`` (the gather's backward is
+    deterministic there; the others add gradients atomically). Other values
+    are returned as they are.
 
     Examples:
         >>> resolve_backend('auto', torch.device('cpu'))
@@ -188,8 +198,13 @@ def varied_window_attention(x_map: Tensor,
         probe_dtype = x_map.dtype
         if torch.is_autocast_enabled(x_map.device.type):
             probe_dtype = torch.get_autocast_dtype(x_map.device.type)
+        batch, height, width = x_map.shape[:3]
+        windows = (
+            padded_size(height, window_size) // window_size *
+            (padded_size(width, window_size) // window_size))
         backend = resolve_backend(backend, x_map.device, probe_dtype,
-                                  window_size, head_dims, attn_drop, training)
+                                  window_size, head_dims, attn_drop, training,
+                                  batch * windows * num_heads)
     if backend == 'triton':
         reason = unsupported_reason(x_map.device, probe_dtype, window_size,
                                     head_dims, attn_drop, training)
