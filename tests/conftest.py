@@ -21,3 +21,11 @@ def demo_workspace(tmp_path_factory) -> str:
     root = tmp_path_factory.mktemp('workspace')
     make_demo_data(osp.join(str(root), 'data', 'demo'))
     return str(root)
+
+
+@pytest.fixture(scope='session')
+def runtime() -> tuple:
+    """vsa_mm's runtime opt-in, as tools/train.py applies it. It cannot be
+    undone: tests that need MMEngine untouched run in subprocesses."""
+    from vsa_mm.runtime import install
+    return install()

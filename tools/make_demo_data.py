@@ -8,8 +8,8 @@ Example:
 """
 from mmengine.logging import MMLogger
 
+from vsa_mm.cli.tool import ToolArgumentParser, run_tool
 from vsa_mm.datasets import make_demo_data
-from vsa_mm.engine.cli import ToolArgumentParser, run_tool
 
 
 def main() -> None:

@@ -24,8 +24,8 @@ from typing import List
 
 from mmengine.logging import MMLogger
 
+from vsa_mm.cli.tool import ToolArgumentParser, run_tool
 from vsa_mm.datasets import make_demo_data
-from vsa_mm.engine.cli import ToolArgumentParser, run_tool
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(REPO, 'configs', 'demo',

@@ -18,12 +18,13 @@ import argparse
 
 from mmengine.config import DictAction
 
-from vsa_mm.engine import build_runner
-from vsa_mm.engine.cli import ToolArgumentParser, load_config, run_tool
-from vsa_mm.engine.run_options import (dump_results_metric, enable_tta,
-                                       enable_visualization, in_work_dir,
-                                       task_of, work_dir_of)
-from vsa_mm.engine.safe_load import check_checkpoint_file
+from vsa_mm.checkpoint.safe_load import check_checkpoint_file
+from vsa_mm.cli.launch import build_runner
+from vsa_mm.cli.run_options import (dump_results_metric, enable_tta,
+                                    enable_visualization, in_work_dir, task_of,
+                                    work_dir_of)
+from vsa_mm.cli.tool import ToolArgumentParser, load_config, run_tool
+from vsa_mm.runtime import install as install_runtime
 
 
 def parse_args() -> argparse.Namespace:
@@ -91,6 +92,7 @@ def evaluate(args: argparse.Namespace) -> None:
 
 def main() -> None:
     args = parse_args()
+    install_runtime()  # atomic writes, weights-only downloads, eager steps
     run_tool(lambda: evaluate(args), checkpoint=lambda: args.checkpoint)
 
 

@@ -14,10 +14,12 @@ from typing import List
 
 from mmengine.config import Config, DictAction
 
-from vsa_mm.engine import build_runner
-from vsa_mm.engine.cli import ToolArgumentParser, load_config, run_tool
-from vsa_mm.engine.run_options import check_amp_device, work_dir_of
-from vsa_mm.engine.safe_load import check_checkpoint_file
+from vsa_mm.checkpoint.safe_load import check_checkpoint_file
+from vsa_mm.cli.launch import build_runner
+from vsa_mm.cli.run_options import check_amp_device, work_dir_of
+from vsa_mm.cli.tool import ToolArgumentParser, load_config, run_tool
+from vsa_mm.models.utils.init_cfg import pretrained_entry
+from vsa_mm.runtime import install as install_runtime
 
 
 def parse_args() -> argparse.Namespace:
@@ -84,9 +86,9 @@ def checkpoints_of(cfg: Config) -> List[str]:
 
     def walk(node) -> None:
         if isinstance(node, dict):
-            if node.get('type') == 'Pretrained' and isinstance(
-                    node.get('checkpoint'), str):
-                found.append(node['checkpoint'])
+            entry = pretrained_entry(node)
+            if entry is not None and isinstance(entry.get('checkpoint'), str):
+                found.append(entry['checkpoint'])
             for value in node.values():
                 walk(value)
         elif isinstance(node, (list, tuple)):
@@ -99,6 +101,7 @@ def checkpoints_of(cfg: Config) -> List[str]:
 
 def main() -> None:
     args = parse_args()
+    install_runtime()  # atomic writes, weights-only downloads, eager steps
     loading: dict = {}
 
     def train() -> None:

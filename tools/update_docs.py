@@ -8,6 +8,7 @@ block                         page                  command
 ============================  ====================  =========================
 ``model-complexity``          docs/backbones.md     model_complexity.py
 ``param-table``               docs/reproduction.md  param_table.py
+``launch-counts``             docs/benchmarks.md    count_launches.py
 ``bench-vsa-layer``           docs/benchmarks.md    bench_vsa_layer.py (slow)
 ``bench-backbones``           docs/benchmarks.md    bench_backbones.py (slow)
 ``bench-vsa-layer-compiled``  docs/benchmarks.md    bench_vsa_layer.py
@@ -17,7 +18,7 @@ block                         page                  command
 
 Usage::
 
-    python tools/update_docs.py                # the two model tables
+    python tools/update_docs.py                # the model tables, counts
     python tools/update_docs.py --benchmarks   # and the benchmarks (7-30 min)
     python tools/update_docs.py --check        # fail if a model table is stale
 """
@@ -44,6 +45,8 @@ BLOCKS = (
           ['tools/analysis_tools/model_complexity.py'], False),
     Block('param-table', 'docs/reproduction.md',
           ['tools/analysis_tools/param_table.py'], False),
+    Block('launch-counts', 'docs/benchmarks.md',
+          ['benchmarks/count_launches.py'], False),
     Block('bench-vsa-layer', 'docs/benchmarks.md',
           ['benchmarks/bench_vsa_layer.py', '--rounds', '41'], True),
     Block('bench-backbones', 'docs/benchmarks.md',
@@ -104,7 +107,7 @@ def main() -> int:
     parser.add_argument(
         '--check',
         action='store_true',
-        help='only compare the model tables with a fresh run')
+        help='only compare the fast tables with a fresh run')
     args = parser.parse_args()
     stale = []
     for block in BLOCKS:

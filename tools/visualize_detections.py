@@ -18,8 +18,8 @@ import matplotlib
 import numpy as np
 from mmengine.logging import MMLogger
 
-from vsa_mm.engine.cli import ToolArgumentParser, load_config, run_tool
-from vsa_mm.engine.safe_load import check_checkpoint_file
+from vsa_mm.checkpoint.safe_load import check_checkpoint_file
+from vsa_mm.cli.tool import ToolArgumentParser, load_config, run_tool
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402

@@ -34,8 +34,8 @@ import torch
 import torch.nn.functional as F
 from mmengine.logging import MMLogger
 
-from vsa_mm.engine.cli import ToolArgumentParser, load_config, run_tool
-from vsa_mm.engine.safe_load import check_checkpoint_file
+from vsa_mm.checkpoint.safe_load import check_checkpoint_file
+from vsa_mm.cli.tool import ToolArgumentParser, load_config, run_tool
 from vsa_mm.models import VSAWindowAttention
 
 matplotlib.use('Agg')

@@ -1,17 +1,20 @@
-"""FLOP counting that sees VSA's sampling operator.
+"""FLOP counting that sees vsa_mm's operators.
 
 ``mmengine.analysis`` traces the model with ``torch.jit`` and counts the
 operators it knows; every OpenMMLab ``get_flops`` tool (mmpretrain, mmdet,
-mmseg) goes through its ``get_model_complexity_info``. Two operators that it
-does not know are taught to it here, by name: VSA's bilinear gather
-(``vsa_mm::bilinear_gather``) and PyTorch's
-``scaled_dot_product_attention``. Like mmengine (and fvcore), one
+mmseg) goes through its ``get_model_complexity_info``. vsa_mm's operators
+are taught to it here, by name: the bilinear gather
+(``vsa_mm::bilinear_gather``) and the fused attention
+(``vsa_mm::fused_varied_window_attention``). Like mmengine (and fvcore), one
 multiply-add counts as one FLOP; element-wise operations, normalisation and
 softmax are not counted.
 
 :func:`register_flop_handles`, called when :mod:`vsa_mm` is imported, adds
-both handles to MMEngine's default table, so the standard tools count them
-without any change (``VSA_MM_FLOP_HANDLES=0`` turns this off).
+their handles to MMEngine's default table (a registration: handles MMEngine
+has are kept), so the standard tools count them without any change
+(``VSA_MM_FLOP_HANDLES=0`` leaves them out). :func:`count_flops_and_params`
+also counts PyTorch's ``scaled_dot_product_attention`` (the full attention
+of the ViTAEv2 baselines), which MMEngine does not know.
 """
 from typing import Any, List, Tuple
 
@@ -20,7 +23,7 @@ from mmengine.analysis import (FlopAnalyzer, complexity_analysis,
                                parameter_count)
 from mmengine.analysis.jit_handles import generic_activation_jit, get_shape
 
-from vsa_mm.engine.side_effects import announce, enabled
+from vsa_mm.env_switches import switch
 from vsa_mm.models.layers.backends.gather import BILINEAR_GATHER_OP
 from vsa_mm.models.layers.backends.triton_fused import (FUSED_OP,
                                                         fused_attention_macs)
@@ -65,38 +68,37 @@ def fused_attention_flops(inputs: List[Any], outputs: List[Any]) -> int:
     return fused_attention_macs(get_shape(outputs[0]), get_shape(outputs[1]))
 
 
-#: FLOP handles by traced operator name.
-FLOP_HANDLES = {
+#: FLOP handles of vsa_mm's operators, by traced name.
+OPERATOR_FLOP_HANDLES = {
     GATHER_OP: bilinear_gather_flops,
     FUSED_OP: fused_attention_flops,
+}
+#: The handles :func:`count_flops_and_params` adds to MMEngine's.
+FLOP_HANDLES = {
+    **OPERATOR_FLOP_HANDLES,
     SDPA_OP: scaled_dot_product_attention_flops,
 }
 
 
 def register_flop_handles() -> bool:
-    """Teach MMEngine's FLOP and activation counters VSA's operators.
+    """Teach MMEngine's FLOP and activation counters vsa_mm's operators.
 
-    Adds :data:`FLOP_HANDLES` to the handles every ``FlopAnalyzer`` (and so
-    ``mmengine.analysis.get_model_complexity_info``) starts with, and counts
-    the gather's output in ``ActivationAnalyzer``. Handles MMEngine already
-    has are kept. Called by ``import vsa_mm``; logged once.
+    Adds :data:`OPERATOR_FLOP_HANDLES` to the handles every ``FlopAnalyzer``
+    (and so ``mmengine.analysis.get_model_complexity_info``) starts with,
+    and counts the gather's output in ``ActivationAnalyzer``. Handles
+    MMEngine already has are kept. Called by ``import vsa_mm``; silent.
 
     Returns:
         bool: Whether the handles are registered (False when
         ``VSA_MM_FLOP_HANDLES=0``).
     """
-    if not enabled('VSA_MM_FLOP_HANDLES'):
+    if not switch('VSA_MM_FLOP_HANDLES', default=True):
         return False
-    for name, handle in FLOP_HANDLES.items():
+    for name, handle in OPERATOR_FLOP_HANDLES.items():
         complexity_analysis._DEFAULT_SUPPORTED_FLOP_OPS.setdefault(
             name, handle)
     complexity_analysis._DEFAULT_SUPPORTED_ACT_OPS.setdefault(
         GATHER_OP, generic_activation_jit())
-    announce(
-        'flop_handles', 'MMEngine FLOP counting (get_model_complexity_info, '
-        "every OpenMMLab get_flops tool) counts VSA's "
-        f'{GATHER_OP} and {SDPA_OP} (vsa_mm.analysis); '
-        'VSA_MM_FLOP_HANDLES=0 turns this off')
     return True
 
 

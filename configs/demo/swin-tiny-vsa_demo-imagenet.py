@@ -2,7 +2,7 @@
 # ImageNet-style demo set (python tools/make_demo_data.py). The data (folder
 # layout, 4 classes, top-1 only), the image scale (96 instead of 224), the
 # schedule (24 epochs, lr 2e-4 for a batch of 8 instead of 1e-3 for 1024),
-# the EMA momentum (0.05 instead of 4e-5, so that the average follows a
+# the EMA momentum (0.05 instead of 8e-5, so that the average follows a
 # 96-iteration run) and the loader (no worker processes) differ, and
 # Mixup/CutMix are off: their soft targets keep the loss of a 32-image run
 # near its chance value, which would hide whether the model learns.

@@ -35,7 +35,8 @@ def test_classification_config_builds_and_computes_a_loss(path):
     ours = 'swin/' not in osp.relpath(path, ROOT)  # not mmpretrain's Swin
     if ours:
         assert cfg.custom_imports == dict(
-            imports=['vsa_mm'], allow_failed_imports=False)
+            imports=['vsa_mm', 'vsa_mm.runtime.enable'],
+            allow_failed_imports=False)
         importlib.import_module('vsa_mm')
     # The ImageNet-22K weights of the fine-tunes are not available here.
     cfg.model.backbone.pop('init_cfg', None)

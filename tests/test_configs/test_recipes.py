@@ -199,7 +199,9 @@ def test_swin_vsa_imagenet_recipe(relative):
     assert cfg.train_cfg.max_epochs == 300
     assert cfg.train_dataloader.batch_size == 128
     ema = hook(cfg, 'EMAHook')
-    assert ema['momentum'] == pytest.approx(1 - 0.99996, rel=1e-3)
+    # QFormer's main.py: 0.99996 per 512 images = 0.99992 per iteration of
+    # 8 x 128 images.
+    assert ema['momentum'] == pytest.approx(1 - 0.99996**2, rel=1e-3)
     assert cfg.default_hooks.checkpoint.save_best == 'accuracy/top1'
     assert (cfg.model.backbone.arch,
             cfg.model.backbone.drop_path_rate) == (arch, drop_path)

@@ -69,7 +69,8 @@ def test_every_paper_row_has_a_config():
 def test_config_builds_its_model(path):
     cfg = Config.fromfile(path)
     assert cfg.custom_imports == dict(
-        imports=['vsa_mm'], allow_failed_imports=False)
+        imports=['vsa_mm', 'vsa_mm.runtime.enable'],
+        allow_failed_imports=False)
     assert dict(type='vsa_mm.ExactResumeHook') in cfg.custom_hooks
     init_default_scope(cfg.default_scope)
     model = MODELS.build(cfg.model)

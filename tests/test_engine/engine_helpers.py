@@ -1,5 +1,6 @@
 """Helpers of the engine tests: a toy runner and a malicious checkpoint."""
 import os.path as osp
+import uuid
 from pathlib import Path
 from typing import Any, Optional
 
@@ -10,6 +11,17 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def unique_name(name: str) -> str:
+    """``name`` plus a random suffix, for a Runner's ``experiment_name``.
+
+    MMEngine names a Runner's visualizer (a process-wide instance) after
+    the experiment, by default the start time to the second: two Runners
+    built in the same second in one process then share one, and the second
+    writes into the first one's work dir.
+    """
+    return f'{name}_{uuid.uuid4().hex[:8]}'
 
 
 class ToyRegressor(BaseModel):
@@ -47,14 +59,15 @@ def toy_runner(work_dir: str,
 
     With ``exact_resume`` (the default, as in vsa_mm's configs) it has
     :class:`vsa_mm.ExactResumeHook`; without, it is a stock MMEngine run.
-    ``optim_wrapper`` defaults to SGD with momentum.
+    ``optim_wrapper`` defaults to SGD with momentum. The experiment name is
+    ``name`` made unique (:func:`unique_name`).
     """
     torch.manual_seed(0)
     hooks = [dict(type='vsa_mm.ExactResumeHook')] if exact_resume else []
     return Runner(
         model=model if model is not None else ToyRegressor(),
         work_dir=work_dir,
-        experiment_name=name,
+        experiment_name=unique_name(name),
         train_dataloader=dict(
             dataset=toy_dataset(),
             sampler=dict(type='DefaultSampler', shuffle=True),

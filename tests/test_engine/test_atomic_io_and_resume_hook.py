@@ -13,9 +13,9 @@ import torch
 from mmengine.config import Config
 from mmengine.fileio import get_file_backend
 
-import vsa_mm  # noqa: F401  installs the atomic backend
-from vsa_mm.engine import (AtomicLocalBackend, ExactResumeHook,
-                           atomic_write_bytes, prepare_cpu_distributed)
+from vsa_mm.checkpoint.atomic_io import AtomicLocalBackend, atomic_write_bytes
+from vsa_mm.cli.launch import prepare_cpu_distributed
+from vsa_mm.engine import ExactResumeHook
 from vsa_mm.engine.exact_resume_hook import (get_rng_state,
                                              latest_complete_checkpoint,
                                              set_rng_state)
@@ -25,7 +25,7 @@ def _draws() -> tuple:
     return (random.random(), float(np.random.rand()), torch.rand(1).item())
 
 
-def test_local_paths_use_the_atomic_backend():
+def test_local_paths_use_the_atomic_backend(runtime):
     assert isinstance(
         get_file_backend('work_dirs/epoch_1.pth'), AtomicLocalBackend)
 
@@ -47,7 +47,8 @@ def test_failed_write_keeps_previous_content(tmp_path, monkeypatch):
 def test_sigkill_during_write_never_exposes_a_partial_file(tmp_path):
     path = tmp_path / 'epoch_1.pth'
     path.write_bytes(b'previous')
-    writer = ('import sys; from vsa_mm.engine import atomic_write_bytes\n'
+    writer = ('import sys\n'
+              'from vsa_mm.checkpoint.atomic_io import atomic_write_bytes\n'
               'atomic_write_bytes(sys.argv[1], b"x" * (1 << 30))\n')
     proc = subprocess.Popen([sys.executable, '-c', writer, str(path)])
     try:

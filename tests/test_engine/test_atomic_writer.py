@@ -4,8 +4,8 @@ import os
 import pytest
 import torch
 
-from vsa_mm.engine.atomic_io import atomic_write_bytes, atomic_writer
-from vsa_mm.models.utils import convert_files
+from vsa_mm.checkpoint.atomic_io import atomic_write_bytes, atomic_writer
+from vsa_mm.cli import convert_files
 
 
 def test_a_failed_write_keeps_the_old_file_and_no_temporary(tmp_path):

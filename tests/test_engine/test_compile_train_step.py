@@ -26,7 +26,7 @@ def _trained_weights(work_dir, name, **kwargs):
     }, groups
 
 
-def test_compiled_train_step_trains_like_eager(tmp_path):
+def test_compiled_train_step_trains_like_eager(tmp_path, runtime):
     compiled, weights, groups = _trained_weights(
         tmp_path, 'compiled', cfg=dict(compile=dict(backend='eager')))
     _, eager_weights, _ = _trained_weights(tmp_path, 'eager')
@@ -42,7 +42,7 @@ def test_compiled_train_step_trains_like_eager(tmp_path):
 
 
 def test_without_the_patch_dynamo_fails_on_the_optimizer_step(
-        tmp_path, monkeypatch):
+        tmp_path, monkeypatch, runtime):
     """What the patch works around (torch 2.14, MMEngine 0.10.7)."""
     monkeypatch.setattr(Runner, '_maybe_compile',
                         Runner._maybe_compile.__wrapped__)

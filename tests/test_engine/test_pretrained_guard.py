@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from engine_helpers import unique_name
 from helpers.paths import CONFIGS
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -17,6 +18,7 @@ FINETUNE = (
 def runner_for(tmp_path: Path, train: bool, **backbone) -> Runner:
     cfg = Config.fromfile(str(FINETUNE))
     cfg.work_dir = str(tmp_path / 'work_dir')
+    cfg.experiment_name = unique_name('pretrained_guard')
     cfg.model.backbone.update(backbone)
     runner = Runner.from_cfg(cfg)
     if train:

@@ -17,7 +17,7 @@ import torch
 from engine_helpers import REPO
 
 import vsa_mm  # noqa: F401  allowlists MMEngine's checkpoint types
-from vsa_mm.engine.safe_load import mmengine_safe_globals
+from vsa_mm.checkpoint.safe_load import mmengine_safe_globals
 
 pytestmark = pytest.mark.slow
 

@@ -4,9 +4,8 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from vsa_mm.engine.run_options import (dump_results_metric, enable_tta,
-                                       enable_visualization, in_work_dir,
-                                       task_of)
+from vsa_mm.cli.run_options import (dump_results_metric, enable_tta,
+                                    enable_visualization, in_work_dir, task_of)
 from vsa_mm.registry import drop_package_scope
 
 HOOKS = {

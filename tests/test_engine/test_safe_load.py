@@ -20,18 +20,18 @@ from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
 
 import vsa_mm  # noqa: F401  applies the allowlist
-from vsa_mm.engine.checkpoint_types import HistoryBufferLoader
-from vsa_mm.engine.safe_load import (OFFICIAL_CHECKPOINT_GLOBALS,
-                                     UnsafeCheckpointError,
-                                     check_checkpoint_file, extra_safe_globals,
-                                     load_checkpoint_file,
-                                     load_http_checkpoint,
-                                     mmengine_safe_globals)
+from vsa_mm.checkpoint import (UnsafeCheckpointError, check_checkpoint_file,
+                               load_checkpoint_file, load_http_checkpoint,
+                               mmengine_safe_globals)
+from vsa_mm.checkpoint.history_buffers import (HistoryBufferLoader,
+                                               history_buffer_statistic)
+from vsa_mm.checkpoint.safe_load import extra_safe_globals
+from vsa_mm.models.utils.official_init import OFFICIAL_CHECKPOINT_GLOBALS
 
 HISTORY_BUFFER = 'mmengine.logging.history_buffer.HistoryBuffer'
 #: Everything the allowlist may hold, by name.
 EXPECTED_ALLOWLIST = {
-    HISTORY_BUFFER, 'numpy.ndarray', 'numpy.dtype',
+    HISTORY_BUFFER, 'builtins.getattr', 'numpy.ndarray', 'numpy.dtype',
     'numpy._core.multiarray._reconstruct', 'numpy._core.multiarray.scalar',
     'numpy.core.multiarray._reconstruct', 'numpy.core.multiarray.scalar'
 } | {
@@ -66,15 +66,18 @@ def test_allowlist_is_exactly_the_mmengine_types():
 
 
 def test_no_general_purpose_callable_is_allowlisted():
-    ours = {_name(entry) for entry in mmengine_safe_globals()}
-    assert not any(name.startswith('builtins.') for name in ours), ours
+    ours = {_name(entry): entry for entry in mmengine_safe_globals()}
+    builtins = {name for name in ours if name.startswith('builtins.')}
+    assert builtins == {'builtins.getattr'}
+    assert ours['builtins.getattr'][0] is history_buffer_statistic
     everything = torch.serialization.get_safe_globals()
     values = {e[0] if isinstance(e, tuple) else e for e in everything}
     names = {_name(entry) for entry in everything}
     for forbidden in (getattr, setattr, eval, exec, compile, open, __import__,
                       os.system, functools.partial):
         assert forbidden not in values, forbidden
-        assert f'builtins.{forbidden.__name__}' not in names
+        if forbidden is not getattr:
+            assert f'builtins.{forbidden.__name__}' not in names
 
 
 def test_runner_checkpoint_loads_with_plain_weights_only(toy_checkpoint):
@@ -87,20 +90,103 @@ def test_runner_checkpoint_loads_with_plain_weights_only(toy_checkpoint):
         toy_checkpoint) == []
 
 
-def test_stock_mmengine_checkpoint_is_refused_clearly(tmp_path):
-    """Without ExactResumeHook MMEngine pickles getattr; it stays refused
-    (no general-purpose callable on the allowlist)."""
-    runner = toy_runner(str(tmp_path), 'stock', exact_resume=False)
-    runner.train()
-    path = str(tmp_path / 'epoch_1.pth')
-    assert 'builtins.getattr' in (
-        torch.serialization.get_unsafe_globals_in_checkpoint(path))
-    with pytest.raises(UnsafeCheckpointError) as info:
-        load_checkpoint_file(path)
-    assert 'builtins.getattr' in str(info.value)
-    assert 'vsa_mm.ExactResumeHook' in str(info.value)
-    with pytest.raises(pickle.UnpicklingError):
+@pytest.fixture(scope='module')
+def stock_checkpoint(tmp_path_factory) -> str:
+    """A checkpoint of a plain MMEngine run (no ExactResumeHook): its
+    history buffers pickle their statistics methods through getattr."""
+    work_dir = str(tmp_path_factory.mktemp('stock'))
+    toy_runner(work_dir, 'stock', max_epochs=2, exact_resume=False).train()
+    path = osp.join(work_dir, 'epoch_2.pth')
+    with zipfile.ZipFile(path) as archive:
+        pickled = archive.read(
+            next(n for n in archive.namelist() if n.endswith('data.pkl')))
+    assert b'builtins\ngetattr' in pickled or b'getattr' in pickled
+    return path
+
+
+def test_a_plain_mmengine_checkpoint_loads_everywhere(stock_checkpoint,
+                                                      tmp_path):
+    """torch.load, CheckpointLoader, load_from and resume: the buffers come
+    back as HistoryBuffers with their values."""
+    for checkpoint in (torch.load(stock_checkpoint, weights_only=True),
+                       CheckpointLoader.load_checkpoint(stock_checkpoint),
+                       load_checkpoint_file(stock_checkpoint)):
+        loss = checkpoint['message_hub']['log_scalars']['train/loss']
+        assert type(loss) is HistoryBuffer and len(loss.data[0]) == 8
+        assert float(loss.mean()) > 0
+    resumed = toy_runner(
+        osp.dirname(stock_checkpoint),
+        'stock_resumed',
+        max_epochs=3,
+        exact_resume=False,
+        resume=True,
+        load_from=stock_checkpoint)
+    resumed.train()
+    assert resumed.epoch == 3
+    loaded = toy_runner(
+        str(tmp_path), 'stock_loaded', load_from=stock_checkpoint)
+    loaded.load_or_resume()
+
+
+class _Fetch:
+    """Pickles as ``getattr(owner, name)``."""
+
+    def __init__(self, owner, name: str) -> None:
+        self.owner, self.name = owner, name
+
+    def __reduce__(self):
+        return getattr, (self.owner, self.name)
+
+
+@pytest.mark.parametrize('payload, refused', [
+    (_Fetch(HistoryBuffer, '__init__'), "'__init__'"),
+    (_Fetch(HistoryBuffer, 'register_statistics'), "'register_statistics'"),
+    (_Fetch(np.ndarray, 'tofile'), 'tofile'),
+])
+def test_getattr_fetches_only_history_buffer_statistics(
+        tmp_path, payload, refused):
+    path = str(tmp_path / 'fetch.pth')
+    torch.save({'meta': {'x': payload}}, path)
+    with pytest.raises(pickle.UnpicklingError, match=refused):
         torch.load(path, weights_only=True)
+    with pytest.raises(UnsafeCheckpointError, match=refused):
+        load_checkpoint_file(path)
+
+
+@pytest.mark.parametrize('state, refused', [
+    ({
+        '_log_history': np.ones(2),
+        'evil': 1
+    }, 'evil'),
+    ({
+        'statistics_methods': {
+            'min': np.ndarray
+        }
+    }, 'statistics methods'),
+    ({
+        'max_length': 'long'
+    }, 'max_length'),
+    ({
+        '_log_history': 'text'
+    }, 'log_history'),
+    ([1, 2], 'unexpected state'),
+])
+def test_history_buffer_state_is_checked(state, refused):
+    with pytest.raises(pickle.UnpicklingError, match=refused):
+        HistoryBufferLoader().__setstate__(state)
+
+
+def test_history_buffer_state_builds_a_buffer():
+    buffer = HistoryBufferLoader()
+    buffer.__setstate__({
+        '_log_history': np.array([1., 3.]),
+        '_count_history': np.array([1, 1]),
+        'max_length': 5,
+        'statistics_methods': {
+            'mean': HistoryBuffer.mean
+        }
+    })
+    assert type(buffer) is HistoryBuffer and float(buffer.mean()) == 2.
 
 
 def test_without_the_allowlist_the_checkpoint_is_refused(toy_checkpoint):
@@ -171,8 +257,9 @@ def test_our_loader_names_the_refused_type(malicious):
 
 
 def test_http_loader_is_replaced_and_keeps_weights_only(
-        malicious, tmp_path, monkeypatch):
-    """MMEngine 0.10.7 would download with weights_only=False."""
+        malicious, tmp_path, monkeypatch, runtime):
+    """MMEngine 0.10.7 would download with weights_only=False; the runtime
+    opt-in replaces its loader."""
     monkeypatch.setattr(torch.hub, '_hub_dir', str(tmp_path / 'hub'))
     assert CheckpointLoader._schemes['http://'] is load_http_checkpoint
     assert mmengine_checkpoint.load_from_http is load_http_checkpoint

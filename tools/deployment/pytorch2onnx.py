@@ -29,10 +29,10 @@ from mmengine.logging import MMLogger
 from mmengine.registry import MODELS, init_default_scope
 from mmengine.runner import load_checkpoint
 
+from vsa_mm.checkpoint.safe_load import check_checkpoint_file
+from vsa_mm.cli.run_options import in_work_dir, task_of, work_dir_of
+from vsa_mm.cli.tool import ToolArgumentParser, load_config, run_tool
 from vsa_mm.deployment import MIN_IMAGE_SIZE, export_onnx
-from vsa_mm.engine.cli import ToolArgumentParser, load_config, run_tool
-from vsa_mm.engine.run_options import in_work_dir, task_of, work_dir_of
-from vsa_mm.engine.safe_load import check_checkpoint_file
 
 #: What ``--part`` exports.
 PARTS = ('backbone', 'features')

@@ -20,7 +20,7 @@ classifier checkpoint: use it as ``load_from`` in a classification config, or
 as ``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.')``
 for a detection or segmentation backbone.
 """
-from vsa_mm.models.utils.convert_files import convert_swin_file, converter_cli
+from vsa_mm.cli.convert_files import convert_swin_file, converter_cli
 
 
 def convert(src: str,

@@ -22,8 +22,7 @@ classifier checkpoint: use it as ``load_from`` with
 checkpoint=DST, prefix='backbone.')`` for a detection or segmentation
 backbone.
 """
-from vsa_mm.models.utils.convert_files import (convert_vitaev2_vsa_file,
-                                               converter_cli)
+from vsa_mm.cli.convert_files import convert_vitaev2_vsa_file, converter_cli
 
 
 def convert(src: str,

@@ -12,22 +12,17 @@ and the optimizer step. Two things then go wrong in the optimizer step:
 - the learning rate is a Python float that the schedulers change, so a
   traced step would be recompiled at every change.
 
-:func:`register_eager_optimizer_step` (applied when :mod:`vsa_mm` is
-imported, unless ``VSA_MM_EAGER_OPTIMIZER_STEP=0``) makes the Runner, when
-it compiles ``train_step``, run every optimizer wrapper's ``step`` outside
-the compiler (``torch.compiler.disable``). The model and its loss are still
-compiled; only the parameter update runs eagerly.
+:func:`keep_optimizer_step_eager` makes every optimizer wrapper's ``step``
+run outside the compiler (``torch.compiler.disable``); the runtime opt-in
+(:func:`vsa_mm.runtime.install`) has the Runner call it when it compiles
+``train_step``. The model and its loss are still compiled; only the
+parameter update runs eagerly.
 """
-import functools
 from typing import Iterator, Union
 
 import torch
 from mmengine.optim import OptimWrapper, OptimWrapperDict
-from mmengine.runner import Runner
 
-from .side_effects import announce, enabled
-
-EAGER_OPTIMIZER_STEP_SWITCH = 'VSA_MM_EAGER_OPTIMIZER_STEP'
 _MARK = '_vsa_mm_eager_optimizer_step'
 
 
@@ -57,34 +52,3 @@ def keep_optimizer_step_eager(
             eager_step = torch.compiler.disable(wrapper.step)
             setattr(eager_step, _MARK, True)
             wrapper.step = eager_step
-
-
-def register_eager_optimizer_step() -> bool:
-    """Patch ``Runner._maybe_compile`` to keep optimizer steps eager when it
-    compiles ``train_step``.
-
-    Idempotent; logged once. Does nothing when the environment variable
-    ``VSA_MM_EAGER_OPTIMIZER_STEP`` is ``0``.
-
-    Returns:
-        bool: Whether the patch is in place.
-    """
-    if not enabled(EAGER_OPTIMIZER_STEP_SWITCH):
-        return False
-    original = Runner._maybe_compile
-    if not getattr(original, _MARK, False):
-
-        @functools.wraps(original)
-        def _maybe_compile(self: Runner, target: str) -> None:
-            if target == 'train_step' and self.cfg.get('compile'):
-                keep_optimizer_step_eager(self.optim_wrapper)
-            original(self, target)
-
-        setattr(_maybe_compile, _MARK, True)
-        Runner._maybe_compile = _maybe_compile
-    announce(
-        'eager_optimizer_step',
-        'MMEngine\'s compile=True compiles train_step with the optimizer '
-        'step left eager (vsa_mm.engine.keep_optimizer_step_eager); '
-        f'{EAGER_OPTIMIZER_STEP_SWITCH}=0 turns this off')
-    return True

@@ -3,7 +3,6 @@ import os
 import os.path as osp
 import random
 import re
-import zipfile
 from typing import Any, Dict, List, Optional
 
 import numpy as np
@@ -14,9 +13,10 @@ from mmengine.hooks import CheckpointHook, Hook
 from mmengine.logging import MMLogger
 from mmengine.runner import EpochBasedTrainLoop
 
+from ..checkpoint.atomic_io import atomic_write_bytes
+from ..checkpoint.history_buffers import portable_message_hub
+from ..checkpoint.safe_load import check_checkpoint_file
 from ..registry import HOOKS
-from .atomic_io import atomic_write_bytes
-from .checkpoint_types import portable_message_hub
 
 DATA_BATCH = Optional[Any]
 _REGULAR_CHECKPOINT = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
@@ -58,12 +58,17 @@ def set_rng_state(state: Dict[str, Any]) -> None:
 
 
 def is_complete_checkpoint(path: str) -> bool:
-    """Whether ``path`` is a whole ``torch.save`` file (zip with directory).
+    """Whether ``path`` is a whole ``torch.save`` file.
 
     A file cut short while being written lacks the zip's central directory,
-    which sits at its end.
+    which sits at its end (see
+    :func:`~vsa_mm.checkpoint.safe_load.check_checkpoint_file`).
     """
-    return osp.isfile(path) and zipfile.is_zipfile(path)
+    try:
+        check_checkpoint_file(path)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def latest_complete_checkpoint(directory: str) -> Optional[str]:
@@ -89,17 +94,18 @@ class ExactResumeHook(Hook):
     - stores the Python, NumPy and torch (and CUDA) generator states of every
       rank in each checkpoint's ``meta['rng_states']`` (as lists, ints and
       tensors) and restores this rank's state when training resumes;
-    - writes the message hub's history buffers as plain arrays, so that
-      every checkpoint of the run loads with ``weights_only=True``
-      (:mod:`vsa_mm.engine.checkpoint_types`);
+    - writes the message hub's history buffers through their constructor,
+      so that every checkpoint of the run loads with ``weights_only=True``
+      even without vsa_mm (:mod:`vsa_mm.checkpoint.history_buffers`);
     - restores the generators after each validation during training, so
       that validating does not change training;
     - before an automatic resume (``resume=True`` without ``load_from``),
       checks that ``work_dir/last_checkpoint`` names a complete checkpoint
       and otherwise points it at the newest complete one.
 
-    Checkpoints themselves are written atomically by the file backend that
-    importing :mod:`vsa_mm` installs (:mod:`vsa_mm.engine.atomic_io`).
+    Checkpoints themselves are written atomically by the file backend of
+    the runtime opt-in (:mod:`vsa_mm.runtime`), which every vsa_mm config
+    has.
 
     Note:
         The resumed run repeats the original exactly when its data loader
@@ -175,8 +181,9 @@ class ExactResumeHook(Hook):
         """Store every rank's generator states in the checkpoint.
 
         Also makes the message hub's history buffers pickle as plain arrays
-        (:func:`~vsa_mm.engine.checkpoint_types.portable_message_hub`), so
-        that the file loads with ``torch.load(weights_only=True)``.
+        (:func:`~vsa_mm.checkpoint.history_buffers.portable_message_hub`),
+        so that the file loads with ``torch.load(weights_only=True)`` even
+        without vsa_mm.
         """
         states = self._states if self._states is not None else [
             get_rng_state()

@@ -1,36 +1,12 @@
 """A hook that refuses to fine-tune without the weights a config needs."""
 import os.path as osp
-from typing import List, Optional, Union
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.optim import BaseOptimWrapper
 
 from vsa_mm.registry import HOOKS
-
-InitCfg = Union[dict, List[dict], None]
-
-
-def pretrained_checkpoint(init_cfg: InitCfg) -> Optional[str]:
-    """The checkpoint of a ``Pretrained`` entry of ``init_cfg``, if any.
-
-    Args:
-        init_cfg (dict | list[dict], optional): A module's init_cfg.
-
-    Returns:
-        str, optional: The ``checkpoint`` of the first ``Pretrained`` entry.
-
-    Examples:
-        >>> pretrained_checkpoint(dict(type='Pretrained', checkpoint='a.pth'))
-        'a.pth'
-        >>> pretrained_checkpoint([dict(type='Constant', val=1)]) is None
-        True
-    """
-    cfgs = init_cfg if isinstance(init_cfg, list) else [init_cfg]
-    for cfg in cfgs:
-        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
-            return cfg.get('checkpoint')
-    return None
+from ..models.utils.init_cfg import pretrained_entry
 
 
 @HOOKS.register_module()
@@ -72,7 +48,8 @@ class RequirePretrainedHook(Hook):
         if target is None:
             raise ValueError(f'the model has no {self.module!r} whose '
                              'pretrained weights could be checked')
-        checkpoint = pretrained_checkpoint(getattr(target, 'init_cfg', None))
+        entry = pretrained_entry(getattr(target, 'init_cfg', None))
+        checkpoint = None if entry is None else entry.get('checkpoint')
         hint = f' {self.hint}' if self.hint else ''
         if checkpoint is None:
             if runner.cfg.get('load_from') or runner.cfg.get('resume'):

@@ -10,7 +10,11 @@ _base_ = [
     'mmdet::_base_/schedules/schedule_1x.py',
     'mmdet::_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['vsa_mm'], allow_failed_imports=False)
+# vsa_mm registers its models; vsa_mm.runtime.enable opts in to atomic
+# checkpoint writes, weights-only downloads and the eager optimizer step
+# under compile (help(vsa_mm.runtime)).
+custom_imports = dict(
+    imports=['vsa_mm', 'vsa_mm.runtime.enable'], allow_failed_imports=False)
 custom_hooks = [dict(type='vsa_mm.ExactResumeHook')]
 
 multi_scale = [(short, 1333) for short in range(480, 801, 32)]

@@ -9,10 +9,13 @@
 #   updated every iteration (mmpretrain's Swin schedule). As for ViTAEv2,
 #   the official cosine runs over all 300 epochs with the warm-up
 #   overlapping it, while mmengine's starts at the peak after the warm-up;
-# - EMA of the weights, decay 0.99996 per iteration whatever the batch
-#   (QFormer's main.py does not scale it): momentum 4e-5. Validation runs
-#   on the EMA weights, the best EMA top-1 checkpoint is kept, and the
-#   checkpoints' `state_dict` holds the EMA weights;
+# - EMA of the weights, decay 0.99996 per 512 images: QFormer's main.py
+#   raises EMA_DECAY to the power batch * world / 512 (line 416) and writes
+#   it back into the config (line 421) before ModelEma is built from it
+#   (line 106), so at 1024 images per iteration the decay is 0.99996 ** 2
+#   = 0.99992: momentum 8e-5. Validation runs on the EMA weights, the best
+#   EMA top-1 checkpoint is kept, and the checkpoints' `state_dict` holds
+#   the EMA weights;
 # - RandAugment, Mixup 0.8 / CutMix 1.0, label smoothing 0.1, random
 #   erasing 0.25; evaluation at crop ratio 0.875 (short side 256), bicubic.
 _base_ = [
@@ -21,7 +24,11 @@ _base_ = [
     'mmpretrain::_base_/schedules/imagenet_bs1024_adamw_swin.py',
     'mmpretrain::_base_/default_runtime.py'
 ]
-custom_imports = dict(imports=['vsa_mm'], allow_failed_imports=False)
+# vsa_mm registers its models; vsa_mm.runtime.enable opts in to atomic
+# checkpoint writes, weights-only downloads and the eager optimizer step
+# under compile (help(vsa_mm.runtime)).
+custom_imports = dict(
+    imports=['vsa_mm', 'vsa_mm.runtime.enable'], allow_failed_imports=False)
 
 train_dataloader = dict(batch_size=128)
 val_dataloader = dict(batch_size=128)
@@ -40,7 +47,7 @@ default_hooks = dict(
 custom_hooks = [
     dict(
         type='EMAHook',
-        momentum=4e-5,
+        momentum=8e-5,
         update_buffers=True,
         priority='ABOVE_NORMAL'),
     dict(type='vsa_mm.ExactResumeHook'),

@@ -31,7 +31,11 @@ _base_ = [
     'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
     'mmpretrain::_base_/default_runtime.py'
 ]
-custom_imports = dict(imports=['vsa_mm'], allow_failed_imports=False)
+# vsa_mm registers its models; vsa_mm.runtime.enable opts in to atomic
+# checkpoint writes, weights-only downloads and the eager optimizer step
+# under compile (help(vsa_mm.runtime)).
+custom_imports = dict(
+    imports=['vsa_mm', 'vsa_mm.runtime.enable'], allow_failed_imports=False)
 
 test_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -10,7 +10,11 @@ _base_ = [
     'mmseg::_base_/default_runtime.py',
     'mmseg::_base_/schedules/schedule_40k.py',
 ]
-custom_imports = dict(imports=['vsa_mm'], allow_failed_imports=False)
+# vsa_mm registers its models; vsa_mm.runtime.enable opts in to atomic
+# checkpoint writes, weights-only downloads and the eager optimizer step
+# under compile (help(vsa_mm.runtime)).
+custom_imports = dict(
+    imports=['vsa_mm', 'vsa_mm.runtime.enable'], allow_failed_imports=False)
 custom_hooks = [dict(type='vsa_mm.ExactResumeHook')]
 
 auto_scale_lr = dict(enable=False, base_batch_size=16)

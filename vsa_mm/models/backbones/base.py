@@ -80,8 +80,6 @@ class VSABackboneBase(BaseModule):
     arch_keys: FrozenSet[str]
     #: Optional ``arch`` keys and their values when absent.
     arch_defaults: Dict[str, Any] = {}
-    #: ``arch`` keys of earlier versions and what replaced them.
-    renamed_arch_keys: Dict[str, str] = {}
     #: Keys of ``arch`` that hold one value per stage.
     per_stage_keys: Tuple[str, ...]
     official_converter: Callable[[StateDict], Tuple[StateDict, StateDict]]
@@ -104,12 +102,6 @@ class VSABackboneBase(BaseModule):
             return {**cls.arch_defaults, **cls.arch_zoo[arch.lower()]}
         if not isinstance(arch, dict):
             raise TypeError(f'arch must be a str or a dict, got {arch!r}')
-        renamed = {
-            key: cls.renamed_arch_keys[key]
-            for key in arch if key in cls.renamed_arch_keys
-        }
-        if renamed:
-            raise ValueError(f'arch keys were renamed: {renamed}')
         unknown = set(arch) - cls.arch_keys - set(cls.arch_defaults)
         if unknown:
             raise ValueError(

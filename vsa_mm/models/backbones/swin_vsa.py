@@ -10,7 +10,7 @@ from mmengine.model import BaseModule, ModuleList
 from torch import Tensor
 
 from vsa_mm.registry import MODELS
-from ..layers import ConvPosEnc, VSAWindowAttention, make_padding_symbolic
+from ..layers import ConvPosEnc, VSAWindowAttention, make_patch_bricks_symbolic
 from ..utils import convert_swin
 from .base import VSABackboneBase, attention_arguments, checkpointed
 
@@ -301,7 +301,7 @@ class SwinTransformerVSA(VSABackboneBase):
                 f'norm{index}',
                 build_norm_layer(norm_cfg, self.num_features[index])[1])
         # Patch embedding and merging pad without pinning symbolic sizes.
-        make_padding_symbolic(self)
+        make_patch_bricks_symbolic(self)
         self._freeze_stages()
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:

@@ -12,19 +12,10 @@ from torch import Tensor
 
 from vsa_mm.registry import MODELS
 from ..layers import ConvPosEnc
-from ..layers.adaptive_padding import cover_padding
+from ..layers.patch_bricks import cover_padding
+from ..layers.window_geometry import map_to_tokens, tokens_to_map
 from ..utils import convert_vitaev2_vsa, read_vitaev2_arch
 from .base import VSABackboneBase, checkpointed
-
-
-def _to_map(tokens: Tensor, hw_shape: Tuple[int, int]) -> Tensor:
-    """(B, H * W, C) -> (B, C, H, W)."""
-    return tokens.transpose(1, 2).reshape(tokens.shape[0], -1, *hw_shape)
-
-
-def _to_tokens(feature_map: Tensor) -> Tensor:
-    """(B, C, H, W) -> (B, H * W, C)."""
-    return feature_map.flatten(2).transpose(1, 2)
 
 
 class PyramidReduction(nn.Module):
@@ -163,11 +154,11 @@ class ReductionCell(BaseModule):
         def cell(x: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
             reduced = self.prm(x)
             hw_shape = tuple(reduced.shape[-2:])
-            tokens = _to_tokens(reduced)
+            tokens = map_to_tokens(reduced)
             if self.cpe is not None:
                 tokens = tokens + self.cpe(tokens, hw_shape)
             out = self.attn(self.norm1(tokens), hw_shape)
-            out = out + self.drop_path(_to_tokens(self.pcm(x)))
+            out = out + self.drop_path(map_to_tokens(self.pcm(x)))
             return self.ffn(self.norm2(out), identity=out), hw_shape
 
         return checkpointed(cell, x, self.with_cp)
@@ -222,7 +213,7 @@ class NormalCell(BaseModule):
         def cell(x: Tensor) -> Tensor:
             attn_in = x if self.cpe is None else x + self.cpe(x, hw_shape)
             attn = self.attn(self.norm1(attn_in), hw_shape)
-            conv = _to_tokens(self.pcm(_to_map(x, hw_shape)))
+            conv = map_to_tokens(self.pcm(tokens_to_map(x, hw_shape)))
             x = x + self.drop_path(attn) + self.drop_path(conv)
             return self.ffn(self.norm2(x), identity=x)
 
@@ -501,14 +492,6 @@ class ViTAEv2(VSABackboneBase):
     per_stage_keys = ('embed_dims', 'prm_dims', 'depths', 'num_heads',
                       'reduction_heads', 'strides', 'kernel_sizes',
                       'dilations', 'groups', 'reduction_groups')
-    #: Keys of the first arch dicts and their names now.
-    renamed_arch_keys = dict(
-        token_dims='embed_dims (the old embed_dims is now prm_dims)',
-        nc_heads='num_heads',
-        rc_heads='reduction_heads',
-        nc_groups='groups',
-        rc_groups='reduction_groups',
-        attn_types='attn_cfgs and reduction_attn_cfgs')
 
     def __init__(self,
                  arch: Union[str, dict] = 's-vsa',
@@ -616,7 +599,7 @@ class ViTAEv2(VSABackboneBase):
         outs = []
         for index, stage in enumerate(self.stages):
             tokens, hw_shape = stage(x)
-            x = _to_map(tokens, hw_shape)
+            x = tokens_to_map(tokens, hw_shape)
             if index in self.out_indices:
                 outs.append(x.contiguous())
         return tuple(outs)

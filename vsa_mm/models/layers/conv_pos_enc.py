@@ -5,6 +5,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from vsa_mm.registry import MODELS
+from .window_geometry import map_to_tokens, tokens_to_map
 
 
 @MODELS.register_module()
@@ -50,6 +51,4 @@ class ConvPosEnc(nn.Module):
         Returns:
             Tensor: Shape (B, H * W, C).
         """
-        batch, _, channels = x.shape
-        x_map = x.transpose(1, 2).reshape(batch, channels, *hw_shape)
-        return self.proj(x_map).flatten(2).transpose(1, 2)
+        return map_to_tokens(self.proj(tokens_to_map(x, hw_shape)))

@@ -211,11 +211,13 @@ def varied_window_attention(x_map: Tensor,
         if reason is not None:
             raise ValueError(
                 f"backend='triton' cannot compute this call: {reason}")
-        qkv = F.linear(x_map, qkv_weight, qkv_bias)
-        out, _ = fused_varied_window_attention(qkv, offsets, scales,
-                                               bias_table, scale, window_size,
-                                               num_heads)
-        return out.flatten(1, 2)
+        batch, height, width, channels = x_map.shape
+        qkv = F.linear(x_map.reshape(-1, channels), qkv_weight, qkv_bias)
+        out, _ = fused_varied_window_attention(qkv, offsets.reshape(-1),
+                                               scales.reshape(-1), bias_table,
+                                               batch, height, width, scale,
+                                               window_size, num_heads)
+        return out.view(batch, height * width, out_dims)
 
     height, width = x_map.shape[1:3]
     map_hw = padded_hw(height, width, window_size)

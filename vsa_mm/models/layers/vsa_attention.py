@@ -8,6 +8,7 @@ from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor
 
 from vsa_mm.registry import MODELS
+from ..utils.init_cfg import pretrained_entry
 from .varied_window_attention import check_backend, varied_window_attention
 from .window_geometry import (pad_to_window_multiple, padded_hw,
                               relative_position_index, sampling_grid)
@@ -36,13 +37,6 @@ def _as_size(
         value: Union[int, torch.SymInt, Tensor]) -> Union[int, torch.SymInt]:
     """A size as an int, keeping symbolic ints symbolic."""
     return value if isinstance(value, torch.SymInt) else int(value)
-
-
-def _has_pretrained_init(init_cfg: Union[dict, list, None]) -> bool:
-    cfgs = init_cfg if isinstance(init_cfg, list) else [init_cfg]
-    return any(
-        isinstance(cfg, dict) and cfg.get('type') == 'Pretrained'
-        for cfg in cfgs)
 
 
 class WindowRegressionHead(nn.Module):
@@ -218,7 +212,7 @@ class VSAWindowAttention(BaseModule):
         """
         first_call = not self.is_init
         super().init_weights()  # on a second call, only mmengine's warning
-        if first_call and not _has_pretrained_init(self.init_cfg):
+        if first_call and pretrained_entry(self.init_cfg) is None:
             trunc_normal_(self.relative_position_bias_table, std=.02)
             self.sampling_offsets.reset_parameters()
             self.sampling_scales.reset_parameters()

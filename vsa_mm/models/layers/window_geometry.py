@@ -12,7 +12,7 @@ Conventions used throughout:
   channel 1 is y (height).
 """
 import functools
-from typing import Tuple, Union
+from typing import Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -108,6 +108,38 @@ def crop_to_tokens(x: Tensor, height: Union[int, torch.SymInt],
     rows = torch.arange(height, device=x.device)[:, None] * padded_width
     index = (rows + torch.arange(width, device=x.device)).view(-1)
     return x.flatten(1, 2).index_select(1, index)
+
+
+def tokens_to_map(tokens: Tensor,
+                  hw_shape: Sequence[Union[int, torch.SymInt]]) -> Tensor:
+    """(B, H * W, C) tokens as a (B, C, H, W) map, e.g. for a convolution.
+
+    Eagerly a view; while tracing, a buffer of its own (:func:`own_buffer`).
+    """
+    x_map = tokens.transpose(1, 2).reshape(tokens.shape[0], -1, *hw_shape)
+    return own_buffer(x_map)
+
+
+def map_to_tokens(x_map: Tensor) -> Tensor:
+    """(B, C, H, W) map as (B, H * W, C) tokens.
+
+    Eagerly a view; while tracing, a buffer of its own (:func:`own_buffer`).
+    """
+    return own_buffer(x_map.flatten(2).transpose(1, 2))
+
+
+def own_buffer(x: Tensor) -> Tensor:
+    """``x`` eagerly; while :func:`is_tracing`, a contiguous copy.
+
+    Inductor (torch 2.14) orders the strides of every view that a compiled
+    graph saves for backward, and with symbolic sizes it cannot when a
+    size may be 1 (``32 * ((s0 + 3) // 4) < 32`` is undecidable), which
+    failed compiling at a second image size. Buffers of their own need no
+    ordering; inductor fuses the copy into its producer.
+    """
+    if is_tracing():
+        return x.clone(memory_format=torch.contiguous_format)
+    return x
 
 
 def window_partition(x: Tensor,

@@ -1,14 +1,27 @@
 """Load-time conversion of official checkpoints (``convert_weights=True``)."""
-from typing import Callable, List, Optional, Tuple, Union
+import argparse
+from collections import OrderedDict
+from typing import Callable, Optional, Tuple
 
 import torch.nn as nn
 from mmengine.runner.checkpoint import load_state_dict
 
-from vsa_mm.engine.safe_load import (OFFICIAL_CHECKPOINT_GLOBALS,
-                                     load_checkpoint_file)
+from ...checkpoint.safe_load import load_checkpoint_file
 from .ckpt_convert import StateDict, unwrap_state_dict
+from .init_cfg import InitCfg, pretrained_entry
 
-InitCfg = Union[dict, List[dict], None]
+#: What official checkpoints pickle besides tensors, allowlisted only while
+#: one of them loads (they are handed to the loader for that load):
+#:
+#: - ``argparse.Namespace``: timm's trainer (ViTAE-VSA) stores its ``args``,
+#:   a namespace of plain values; it is rebuilt from its attributes.
+#: - ``yacs.config.CfgNode``: the Swin/QFormer trainer stores its ``config``.
+#:   A ``CfgNode`` is a ``dict`` subclass, and torch's unpickler fills only
+#:   exact dicts, so the name is mapped to ``OrderedDict`` itself (already
+#:   allowed by torch): the config is read as plain nested ``OrderedDict``
+#:   data, and yacs is never imported or called.
+OFFICIAL_CHECKPOINT_GLOBALS = (argparse.Namespace, (OrderedDict,
+                                                    'yacs.config.CfgNode'))
 
 
 def take_official_checkpoint(
@@ -32,8 +45,7 @@ def take_official_checkpoint(
     """
     if not convert_weights:
         return init_cfg, None
-    if not (isinstance(init_cfg, dict)
-            and init_cfg.get('type') == 'Pretrained'):
+    if not isinstance(init_cfg, dict) or pretrained_entry(init_cfg) is None:
         raise ValueError(
             "convert_weights=True needs init_cfg=dict(type='Pretrained', "
             f'checkpoint=...), got {init_cfg!r}')
@@ -46,7 +58,7 @@ def load_official_checkpoint(
     """Load an official checkpoint into ``module`` through ``convert``.
 
     The file is loaded with ``torch.load(weights_only=True)`` and the types
-    official trainers pickle (see :mod:`vsa_mm.engine.safe_load`). Keys the
+    official trainers pickle (:data:`OFFICIAL_CHECKPOINT_GLOBALS`). Keys the
     checkpoint lacks keep their initialisation; mmengine logs them (and any
     unexpected ones) as warnings.
 

@@ -1,10 +1,10 @@
-"""mmcv's ``AdaptivePadding`` for inputs whose sizes may be symbolic."""
+"""mmcv's patch embedding and merging bricks for sizes that may be symbolic."""
 from typing import Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmcv.cnn.bricks.transformer import AdaptivePadding
+from mmcv.cnn.bricks.transformer import AdaptivePadding, PatchMerging
 from torch import Tensor
 
 from .window_geometry import is_tracing, size_max
@@ -70,12 +70,54 @@ class SymbolicAdaptivePadding(AdaptivePadding):
             [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2])
 
 
-def make_padding_symbolic(module: nn.Module) -> nn.Module:
-    """Swap every mmcv ``AdaptivePadding`` in ``module`` for
-    :class:`SymbolicAdaptivePadding` with the same settings.
+class PatchSampler(nn.Module):
+    """Non-overlapping ``k x k`` patches as channels, by reshaping.
 
-    ``AdaptivePadding`` has no parameters or buffers, so state dicts are
-    unchanged.
+    Equals ``nn.Unfold(kernel_size=k, stride=k)`` (output channel
+    ``c * k * k + i * k + j`` holds pixel ``(i, j)`` of channel ``c``'s
+    patch) on maps whose sides are multiples of ``k``, as mmcv's
+    ``PatchMerging`` hands them over after its adaptive padding. Unfold
+    gathers through index tensors, which inductor cannot lay out when the
+    map's size is symbolic; a reshape has no index tensors.
+
+    It keeps ``nn.Unfold``'s ``kernel_size``, ``stride``, ``dilation`` and
+    ``padding`` attributes, which ``PatchMerging.forward`` reads.
+
+    Args:
+        kernel_size (int): Patch side k.
+    """
+
+    def __init__(self, kernel_size: int) -> None:
+        super().__init__()
+        self.kernel_size = self.stride = (kernel_size, kernel_size)
+        self.dilation = (1, 1)
+        self.padding = (0, 0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, C, H, W) -> (B, C * k * k, H / k * W / k)."""
+        batch, channels, height, width = x.shape
+        k = self.kernel_size[0]
+        x = x.view(batch, channels, height // k, k, width // k, k)
+        return x.permute(0, 1, 3, 5, 2,
+                         4).reshape(batch, channels * k * k,
+                                    (height // k) * (width // k))
+
+
+def _is_plain_patch_unfold(merging: PatchMerging) -> bool:
+    sampler = merging.sampler
+    kernel, stride = sampler.kernel_size, sampler.stride
+    return (merging.adaptive_padding is not None and kernel == stride
+            and kernel[0] == kernel[1] and sampler.dilation == (1, 1)
+            and sampler.padding == (0, 0))
+
+
+def make_patch_bricks_symbolic(module: nn.Module) -> nn.Module:
+    """Prepare mmcv's patch bricks in ``module`` for symbolic sizes.
+
+    Swaps every mmcv ``AdaptivePadding`` for :class:`SymbolicAdaptivePadding`
+    with the same settings, and the ``nn.Unfold`` of every ``PatchMerging``
+    whose patches do not overlap for the equal :class:`PatchSampler`.
+    Neither has parameters or buffers, so state dicts are unchanged.
 
     Args:
         module (nn.Module): Typically a backbone built from mmcv's
@@ -93,4 +135,7 @@ def make_padding_symbolic(module: nn.Module) -> nn.Module:
                     dilation=child.dilation,
                     padding=child.padding)
                 setattr(parent, name, replacement)
+        if isinstance(parent, PatchMerging) and isinstance(
+                parent.sampler, nn.Unfold) and _is_plain_patch_unfold(parent):
+            parent.sampler = PatchSampler(parent.sampler.kernel_size[0])
     return module

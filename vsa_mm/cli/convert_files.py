@@ -1,11 +1,11 @@
 """Converting official checkpoint files (used by tools/model_converters).
 
 Official checkpoints are loaded with ``torch.load(weights_only=True)``: the
-allowlist of :mod:`vsa_mm.engine.safe_load` plus, for the duration of the
-load, the two types official trainers pickle
-(:data:`~vsa_mm.engine.safe_load.OFFICIAL_CHECKPOINT_GLOBALS`). A file that
-needs anything else is refused with a message naming the types; the
-converters' ``--unsafe-load`` flag loads it anyway, for files you trust.
+allowlist of :mod:`vsa_mm.checkpoint.safe_load` plus, for the duration of
+the load, the two types official trainers pickle
+(``OFFICIAL_CHECKPOINT_GLOBALS`` of :mod:`vsa_mm.models.utils.official_init`).
+A file that needs anything else is refused with a message naming the types;
+the converters' ``--unsafe-load`` flag loads it anyway, for files you trust.
 """
 import argparse
 import os.path as osp
@@ -14,13 +14,13 @@ from typing import Callable, List
 import torch
 from mmengine.logging import MMLogger
 
-from vsa_mm.engine.atomic_io import atomic_writer
-from vsa_mm.engine.cli import ToolArgumentParser, run_tool
-from vsa_mm.engine.safe_load import (OFFICIAL_CHECKPOINT_GLOBALS, UNSAFE_FLAG,
-                                     load_checkpoint_file)
-from .ckpt_convert import (StateDict, as_classifier_state_dict, convert_swin,
-                           convert_vitaev2_vsa, infer_swin_arch,
-                           unwrap_state_dict)
+from ..checkpoint.atomic_io import atomic_writer
+from ..checkpoint.safe_load import UNSAFE_FLAG, load_checkpoint_file
+from ..models.utils.ckpt_convert import (StateDict, as_classifier_state_dict,
+                                         convert_swin, convert_vitaev2_vsa,
+                                         infer_swin_arch, unwrap_state_dict)
+from ..models.utils.official_init import OFFICIAL_CHECKPOINT_GLOBALS
+from .tool import ToolArgumentParser, run_tool
 
 #: Appended to a refusal of an official checkpoint.
 UNSAFE_HINT = (f'If you trust this file, convert it with {UNSAFE_FLAG} '
@@ -40,7 +40,7 @@ def load_official_file(src: str, unsafe: bool = False) -> dict:
     Raises:
         FileNotFoundError: If a local ``src`` does not exist.
         ValueError: If ``src`` is not a whole checkpoint, or is refused
-            (:class:`~vsa_mm.engine.safe_load.UnsafeCheckpointError`).
+            (:class:`~vsa_mm.checkpoint.safe_load.UnsafeCheckpointError`).
     """
     return load_checkpoint_file(
         src,
@@ -159,9 +159,9 @@ def convert_vitaev2_vsa_file(src: str,
                              unsafe: bool = False) -> str:
     """Convert an official ViTAE-VSA classification checkpoint file.
 
-    The preset is the one of :class:`ViTAEv2`'s ``arch_zoo`` into which
-    the converted weights load with ``strict=True``. The output is written
-    as by :func:`convert_swin_file`.
+    The preset is read off the weights' shapes (:meth:`ViTAEv2.preset_of`)
+    and checked by loading them into it. The output is written as by
+    :func:`convert_swin_file`.
 
     Args:
         src (str): Official checkpoint (path or URL).
@@ -188,22 +188,19 @@ def convert_vitaev2_vsa_file(src: str,
     if not backbone:
         raise ValueError(f'{src}: no ViTAE-VSA backbone weights among its '
                          f'keys {list(weights)[:5]}')
-    mismatches = []
-    for arch in ('s-vsa', '48m-vsa', 'b-vsa'):
-        try:
-            result = ViTAEv2(arch).load_state_dict(backbone, strict=False)
-        except RuntimeError:  # a tensor of another shape
-            mismatches.append(f'{arch}: other tensor shapes')
-            continue
-        if result.missing_keys or result.unexpected_keys:
-            mismatches.append(
-                f'{arch}: {len(result.missing_keys)} missing and '
-                f'{len(result.unexpected_keys)} unexpected keys')
-            continue
-        _save_classifier(dst, backbone, head, src, arch=arch)
-        return arch
-    raise ValueError(f'{src} matches no ViTAEv2 preset ('
-                     f'{"; ".join(mismatches)})')
+    try:
+        arch = ViTAEv2.preset_of(backbone)
+    except ValueError as error:
+        raise ValueError(f'{src}: {error}') from None
+    result = ViTAEv2(arch).load_state_dict(backbone, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise ValueError(
+            f'{src} has the shapes of ViTAEv2 {arch!r} but '
+            f'{len(result.missing_keys)} missing and '
+            f'{len(result.unexpected_keys)} unexpected keys, e.g. '
+            f'{(result.missing_keys + result.unexpected_keys)[:3]}')
+    _save_classifier(dst, backbone, head, src, arch=arch)
+    return arch
 
 
 def _save_classifier(dst: str, backbone: dict, head: dict, src: str,
@@ -219,7 +216,7 @@ def converter_cli(description: str, convert: Callable[..., str]) -> None:
     """Run a converter as ``SRC DST [--no-ema] [--force] [--unsafe-load]``.
 
     A failure is reported as one line and exit status 1
-    (:func:`vsa_mm.engine.cli.run_tool`); DST is then unchanged.
+    (:func:`vsa_mm.cli.tool.run_tool`); DST is then unchanged.
 
     Args:
         description (str): The tool's docstring (its first line is the

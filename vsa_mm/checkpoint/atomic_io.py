@@ -6,11 +6,11 @@ like a checkpoint. :func:`atomic_writer` writes into a temporary file beside
 the target, syncs it to disk, renames it into place and syncs the directory,
 so a path either holds its previous content or the complete new one.
 
-Everything vsa_mm writes goes through it: MMEngine's checkpoints,
-``last_checkpoint`` pointers and dumped files through
-:class:`AtomicLocalBackend` (installed as MMEngine's ``local`` backend when
-:mod:`vsa_mm` is imported, unless ``VSA_MM_ATOMIC_WRITES=0``), and the
-converted checkpoints of ``tools/model_converters``.
+Everything vsa_mm writes goes through it: the converted checkpoints of
+``tools/model_converters``, :class:`vsa_mm.ExactResumeHook`'s files, and,
+with the runtime opt-in (:func:`vsa_mm.runtime.install`), MMEngine's
+checkpoints, ``last_checkpoint`` pointers and dumped files through
+:class:`AtomicLocalBackend` as MMEngine's ``local`` backend.
 """
 import contextlib
 import os
@@ -19,13 +19,9 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO, Iterator, Union
 
-from mmengine.fileio import LocalBackend, register_backend
-
-from .side_effects import announce, enabled
+from mmengine.fileio import LocalBackend
 
 PathLike = Union[str, Path]
-#: The environment variable that turns :class:`AtomicLocalBackend` off.
-ATOMIC_WRITES_SWITCH = 'VSA_MM_ATOMIC_WRITES'
 
 
 def _fsync_directory(directory: str) -> None:
@@ -141,22 +137,3 @@ class AtomicLocalBackend(LocalBackend):
                  encoding: str = 'utf-8') -> None:
         """Atomically write text to ``filepath``."""
         atomic_write_bytes(filepath, obj.encode(encoding))
-
-
-def register_atomic_local_backend() -> bool:
-    """Make :class:`AtomicLocalBackend` MMEngine's ``local`` backend.
-
-    Idempotent; logged once. Does nothing when the environment variable
-    ``VSA_MM_ATOMIC_WRITES`` is ``0``.
-
-    Returns:
-        bool: Whether the backend is installed.
-    """
-    if not enabled(ATOMIC_WRITES_SWITCH):
-        return False
-    register_backend('local', AtomicLocalBackend, force=True, prefixes='')
-    announce(
-        'atomic_writes', 'MMEngine\'s "local" file backend writes '
-        'atomically (vsa_mm.engine.AtomicLocalBackend); '
-        f'{ATOMIC_WRITES_SWITCH}=0 turns this off')
-    return True

@@ -7,42 +7,37 @@ those other types that are on an allowlist
 loading a checkpoint cannot run code hidden in it.
 
 MMEngine 0.10.7 calls ``torch.load`` without ``weights_only``, so its local
-and ``pavi``/``s3`` loaders get that protection. Two things remain, and
-importing :mod:`vsa_mm` handles them:
+and ``pavi``/``s3`` loaders get that protection, but its checkpoints hold a
+few types beyond tensors: the message hub's
+:class:`~mmengine.logging.HistoryBuffer` objects, the NumPy arrays and
+scalars inside them, and, in MMEngine's own format, the buffers' statistics
+methods pickled as ``builtins.getattr(HistoryBuffer, 'min')``.
+:func:`register_mmengine_safe_globals` (called by ``import vsa_mm``: it adds
+allowlist entries and replaces nothing) allowlists exactly these
+(:func:`mmengine_safe_globals`), with ``builtins.getattr`` mapped to
+:func:`~vsa_mm.checkpoint.history_buffers.history_buffer_statistic`, which
+returns a history buffer's own statistics methods and refuses everything
+else. ``load_from``, ``resume`` and ``init_cfg=dict(type='Pretrained')``
+then load the checkpoints of any MMEngine run. Off switch:
+``VSA_MM_SAFE_GLOBALS=0``.
 
-- MMEngine's checkpoints hold a few types beyond tensors: the message
-  hub's :class:`~mmengine.logging.HistoryBuffer` objects and the NumPy
-  arrays and scalars inside them. :func:`register_mmengine_safe_globals`
-  allowlists exactly these (:func:`mmengine_safe_globals`), so that
-  ``load_from``, ``resume`` and ``init_cfg=dict(type='Pretrained')`` load
-  them. No general-purpose callable is on the list: MMEngine pickles a
-  buffer's statistics methods through ``builtins.getattr``, so
-  :class:`vsa_mm.ExactResumeHook` writes buffers as plain arrays instead
-  (:mod:`vsa_mm.engine.checkpoint_types`). Off switch:
-  ``VSA_MM_SAFE_GLOBALS=0``.
-- MMEngine <= 0.10.7 downloads ``http(s)://``, ``openmmlab://``,
-  ``torchvision://`` and ``mmcls://`` checkpoints with
-  ``torch.hub.load_state_dict_from_url``, whose default is
-  ``weights_only=False``. :func:`register_weights_only_http_loader`
-  replaces that loader with one that passes ``weights_only=True``; newer
-  MMEngine releases are left alone. Off switch:
-  ``VSA_MM_WEIGHTS_ONLY_HTTP=0``.
+MMEngine <= 0.10.7 downloads ``http(s)://``, ``openmmlab://``,
+``torchvision://`` and ``mmcls://`` checkpoints with
+``torch.hub.load_state_dict_from_url``, whose default is
+``weights_only=False``; :func:`load_http_checkpoint` is the same loader
+with ``weights_only=True``, which the runtime opt-in
+(:func:`vsa_mm.runtime.install`) makes MMEngine's.
 
-Official (non-MMEngine) checkpoints hold a little more: timm's trainer
-pickles its ``argparse.Namespace`` and the Swin/QFormer trainer its yacs
-``CfgNode`` config. :func:`load_checkpoint_file` with
-:data:`OFFICIAL_CHECKPOINT_GLOBALS` accepts those for the duration of one
-load, reading a ``CfgNode`` as a plain ``OrderedDict`` (yacs is never
-imported or called).
+:func:`load_checkpoint_file`, for vsa_mm's tools and converters, loads with
+that allowlist plus entries the caller injects for one load (official
+checkpoints need two more: see :mod:`vsa_mm.models.utils.official_init`).
 """
-import argparse
 import contextlib
 import os
 import os.path as osp
 import pickle
 import re
 import zipfile
-from collections import OrderedDict
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Union
 
 import mmengine
@@ -50,20 +45,18 @@ import numpy as np
 import torch
 from mmengine.dist import barrier, get_dist_info
 from mmengine.logging import MMLogger
-from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
 from mmengine.utils import digit_version
 
-from .checkpoint_types import HISTORY_BUFFER_NAME, HistoryBufferLoader
-from .side_effects import announce, enabled
+from ..env_switches import switch
+from .history_buffers import (GETATTR_NAME, HISTORY_BUFFER_NAME,
+                              HistoryBufferLoader, history_buffer_statistic)
 
 MapLocation = Union[str, torch.device, Callable, dict, None]
 SafeGlobal = Union[Callable, tuple]
 
 #: Environment variable that keeps the MMEngine types off the allowlist.
 SAFE_GLOBALS_SWITCH = 'VSA_MM_SAFE_GLOBALS'
-#: Environment variable that keeps MMEngine's http(s) loader as it is.
-HTTP_LOADER_SWITCH = 'VSA_MM_WEIGHTS_ONLY_HTTP'
 #: The newest MMEngine release whose http(s) loader unpickles everything.
 LAST_UNSAFE_HTTP_MMENGINE = '0.10.7'
 #: Command-line flag of the tools that may load a file without the check.
@@ -87,11 +80,14 @@ def mmengine_safe_globals() -> List[SafeGlobal]:
     """The types that MMEngine checkpoints hold besides tensors.
 
     - ``mmengine.logging.history_buffer.HistoryBuffer``, mapped to
-      :class:`~vsa_mm.engine.checkpoint_types.HistoryBufferLoader`: the
-      message hub's logged scalars, built only through the constructor from
-      two arrays and an int (the form :class:`vsa_mm.ExactResumeHook`
-      writes). MMEngine's own form, which needs ``builtins.getattr`` and
-      sets class-wide state, is refused.
+      :class:`~vsa_mm.checkpoint.history_buffers.HistoryBufferLoader`: the
+      message hub's logged scalars, in MMEngine's format (an empty object
+      whose state follows) or built through the constructor from two arrays
+      and an int (the format :class:`vsa_mm.ExactResumeHook` writes);
+    - ``builtins.getattr``, mapped to
+      :func:`~vsa_mm.checkpoint.history_buffers.history_buffer_statistic`:
+      only ``HistoryBuffer``'s own ``min``, ``max``, ``current`` and
+      ``mean``, as MMEngine's format pickles its statistics methods;
     - ``numpy.ndarray``, ``numpy.dtype`` and NumPy's ``_reconstruct``: the
       arrays inside the history buffers. ``_reconstruct`` only makes an
       empty array of an allowlisted array class.
@@ -109,6 +105,7 @@ def mmengine_safe_globals() -> List[SafeGlobal]:
     """
     multiarray = _numpy_multiarray()
     entries: List[SafeGlobal] = [(HistoryBufferLoader, HISTORY_BUFFER_NAME),
+                                 (history_buffer_statistic, GETATTR_NAME),
                                  np.ndarray, np.dtype, multiarray._reconstruct,
                                  multiarray.scalar]
     if multiarray.__name__ != 'numpy.core.multiarray':
@@ -119,34 +116,17 @@ def mmengine_safe_globals() -> List[SafeGlobal]:
     return list(dict.fromkeys(entries))
 
 
-#: Extra entries for official checkpoints, allowlisted only while one loads:
-#:
-#: - ``argparse.Namespace``: timm's trainer (ViTAE-VSA) stores its ``args``,
-#:   a namespace of plain values; it is rebuilt from its attributes.
-#: - ``yacs.config.CfgNode``: the Swin/QFormer trainer stores its ``config``.
-#:   A ``CfgNode`` is a ``dict`` subclass, and torch's unpickler fills only
-#:   exact dicts, so the name is mapped to ``OrderedDict`` itself (already
-#:   allowed by torch): the config is read as plain nested ``OrderedDict``
-#:   data, and yacs is never imported or called.
-OFFICIAL_CHECKPOINT_GLOBALS = (argparse.Namespace, (OrderedDict,
-                                                    'yacs.config.CfgNode'))
-
-
 def register_mmengine_safe_globals() -> bool:
     """Allowlist :func:`mmengine_safe_globals` for ``torch.load``.
 
-    Idempotent; logged once. Does nothing when ``VSA_MM_SAFE_GLOBALS=0``.
+    Idempotent and silent. Does nothing when ``VSA_MM_SAFE_GLOBALS=0``.
 
     Returns:
         bool: Whether the types are on the allowlist.
     """
-    if not enabled(SAFE_GLOBALS_SWITCH):
+    if not switch(SAFE_GLOBALS_SWITCH, default=True):
         return False
     torch.serialization.add_safe_globals(mmengine_safe_globals())
-    announce(
-        'safe_globals', 'torch.load(weights_only=True) accepts the types '
-        'of MMEngine checkpoints (HistoryBuffer, NumPy arrays, dtypes and '
-        f'scalars); {SAFE_GLOBALS_SWITCH}=0 turns this off')
     return True
 
 
@@ -237,41 +217,20 @@ def load_http_checkpoint(filename: str,
     return checkpoint
 
 
-def register_weights_only_http_loader() -> bool:
-    """Load URLs with ``weights_only=True`` on MMEngine <= 0.10.7.
-
-    Registers :func:`load_http_checkpoint` for ``http://``/``https://`` and
-    sets it as ``mmengine.runner.checkpoint.load_from_http``, through which
-    the ``openmmlab://``, ``torchvision://`` and ``mmcls://`` loaders
-    download. Idempotent; logged once. Does nothing on newer MMEngine or
-    when ``VSA_MM_WEIGHTS_ONLY_HTTP=0``.
-
-    Returns:
-        bool: Whether the loader is installed.
-    """
-    if not (enabled(HTTP_LOADER_SWITCH) and http_loader_needs_weights_only()):
-        return False
-    CheckpointLoader.register_scheme(
-        prefixes=('http://', 'https://'),
-        loader=load_http_checkpoint,
-        force=True)
-    mmengine_checkpoint.load_from_http = load_http_checkpoint
-    announce(
-        'http_loader', 'MMEngine (<= '
-        f'{LAST_UNSAFE_HTTP_MMENGINE}) loads http(s), openmmlab:// and '
-        'torchvision:// checkpoints with weights_only=True '
-        f'(vsa_mm.engine.load_http_checkpoint); {HTTP_LOADER_SWITCH}=0 '
-        'turns this off')
-    return True
-
-
 class UnsafeCheckpointError(ValueError):
     """A checkpoint that the ``weights_only`` unpickler refused."""
 
 
 _ANSI = re.compile(r'\x1b\[[0-9;]*m')
+
+
+def strip_ansi(text: str) -> str:
+    """``text`` without terminal colour codes (torch colours its errors)."""
+    return _ANSI.sub('', text)
+
+
 _REASON_PATTERNS = (
-    re.compile(r'WeightsUnpickler error: (.+)'),
+    re.compile(r'WeightsUnpickler error:\s*(\S.*)'),
     re.compile(r'(Trying to load unsupported GLOBAL .+)'),
     re.compile(r'(Unsupported global: GLOBAL \S+)'),
     re.compile(r'(Trying to call reduce for unrecognized function .+)'),
@@ -290,7 +249,7 @@ def refusal_reason(error: BaseException) -> str:
         global by default'``; the first line of the message if no known
         line is found.
     """
-    text = _ANSI.sub('', str(error))
+    text = strip_ansi(str(error))
     for pattern in _REASON_PATTERNS:
         match = pattern.search(text)
         if match:
@@ -353,10 +312,6 @@ def describe_refusal(error: BaseException,
         detail = (f'it pickles {", ".join(names)}, which '
                   f'{"is" if len(names) == 1 else "are"} not on the '
                   "allowlist of torch.load(weights_only=True)")
-        if 'builtins.getattr' in names:
-            detail += (" (MMEngine pickles HistoryBuffer's statistics "
-                       'methods that way; runs with vsa_mm.ExactResumeHook '
-                       'save checkpoints without it)')
     else:
         detail = ('torch.load(weights_only=True) refused it: '
                   f'{refusal_reason(error)}')
@@ -419,7 +374,7 @@ def load_checkpoint_file(filename: str,
         filename (str): Local path or any MMEngine checkpoint URL.
         map_location: As for :func:`torch.load`. Defaults to ``'cpu'``.
         extra_globals (Sequence): Types to accept during this load, e.g.
-            :data:`OFFICIAL_CHECKPOINT_GLOBALS`.
+            :data:`~vsa_mm.models.utils.official_init.OFFICIAL_CHECKPOINT_GLOBALS`.
         unsafe (bool): Unpickle everything (``weights_only=False``): only
             for files you trust. Logged as a warning.
         hint (str): Added to a refusal's message.

@@ -2,21 +2,20 @@
 
 A tool reports a failure as one line on stderr, ``<tool>: error: <what>``,
 and exits with status 1 (2 for a bad command line), instead of a
-traceback. Set ``VSA_MM_TRACEBACK=1`` to get the traceback.
+traceback. Set ``VSA_MM_TRACEBACK=1`` (or ``true``, ``yes``, ``on``) to
+get the traceback.
 """
 import argparse
-import os
 import os.path as osp
 import pickle
-import re
 import sys
 from typing import Callable, NoReturn, Optional, Sequence, Union
 
-from .safe_load import describe_refusal
+from ..checkpoint.safe_load import describe_refusal, strip_ansi
+from ..env_switches import switch
 
 #: Environment variable that makes the tools raise instead.
 TRACEBACK_SWITCH = 'VSA_MM_TRACEBACK'
-_ANSI = re.compile(r'\x1b\[[0-9;]*m')
 
 
 def _tool_name() -> str:
@@ -65,7 +64,7 @@ def error_line(error: BaseException, checkpoint: Checkpoints = None) -> str:
         message = error.args[0]  # str(KeyError) adds quotes
     else:
         message = str(error)
-    message = ' '.join(_ANSI.sub('', message).split())
+    message = ' '.join(strip_ansi(message).split())
     name = type(error).__name__
     return f'{name}: {message}' if message else name
 
@@ -117,7 +116,7 @@ def run_tool(main: Callable[[], None],
         _write_line(prog, 'interrupted')
         sys.exit(130)
     except Exception as error:  # noqa: B902  every failure is one line
-        if os.environ.get(TRACEBACK_SWITCH, '') not in ('', '0'):
+        if switch(TRACEBACK_SWITCH, default=False):
             raise
         paths: Checkpoints = None
         if checkpoint is not None:
