@@ -126,9 +126,9 @@ def unsupported_reason(device: torch.device,
 class _Launch:
     """Grid, block sizes and scalar arguments shared by both kernels."""
 
-    def __init__(self, qkv: Tensor, window_size: int, num_heads: int) -> None:
-        batch, height, width, channels = qkv.shape
-        head_dims = channels // 3 // num_heads
+    def __init__(self, qkv: Tensor, batch: int, height: int, width: int,
+                 window_size: int, num_heads: int) -> None:
+        head_dims = qkv.shape[1] // 3 // num_heads
         padded_h = padded_size(height, window_size)
         padded_w = padded_size(width, window_size)
         windows_h = padded_h // window_size
@@ -167,40 +167,53 @@ def _device_guard(tensor: Tensor) -> contextlib.AbstractContextManager:
     return contextlib.nullcontext()
 
 
+def _lse_shape(batch: int, height: int, width: int, window_size: int,
+               num_heads: int) -> Tuple[int, int, int, int]:
+    windows = (
+        padded_size(height, window_size) // window_size *
+        (padded_size(width, window_size) // window_size))
+    return batch, windows, num_heads, window_size**2
+
+
 @torch.library.custom_op(FUSED_OP, mutates_args=())
 def fused_varied_window_attention(qkv: Tensor, offsets: Tensor, scales: Tensor,
-                                  table: Tensor, scale: float,
-                                  window_size: int,
+                                  table: Tensor, batch: int, height: int,
+                                  width: int, scale: float, window_size: int,
                                   num_heads: int) -> Tuple[Tensor, Tensor]:
-    """Varied-size window attention of a q/k/v map, fused.
+    """Varied-size window attention of q/k/v rows, fused.
+
+    Tensors go in and out as rows and flat vectors, not as maps: a compiled
+    graph keeps them for backward, and inductor (torch 2.14) cannot order
+    the strides of a kept map view when its sizes are symbolic.
 
     Args:
-        qkv (Tensor): Output of the q/k/v projection, (B, H, W, 3 * D),
-            channels q|k|v, each split into ``num_heads`` heads of width d.
-        offsets (Tensor): Regressed window offsets (ox, oy), float32, shape
-            (B, nW, h, 2), in units of a window as in
-            :func:`~vsa_mm.models.layers.window_geometry.varied_window_grid`.
-        scales (Tensor): Regressed window scales (sx, sy), float32,
-            (B, nW, h, 2).
+        qkv (Tensor): Output of the q/k/v projection, (B * H * W, 3 * D),
+            pixels row-major, channels q|k|v, each split into ``num_heads``
+            heads of width d.
+        offsets (Tensor): Regressed window offsets (ox, oy), float32, in
+            units of a window as in
+            :func:`~vsa_mm.models.layers.window_geometry.varied_window_grid`:
+            a (B, nW, h, 2) tensor flattened to (B * nW * h * 2, ).
+        scales (Tensor): Regressed window scales (sx, sy), float32, flat
+            like ``offsets``.
         table (Tensor): Relative position bias table, ((2 ws - 1)^2, h).
+        batch (int): B.
+        height (int): H.
+        width (int): W.
         scale (float): Scale of the queries.
         window_size (int): Window side ws.
         num_heads (int): Number of heads h.
 
     Returns:
-        tuple[Tensor, Tensor]: The attended map (B, H, W, D), dtype of
+        tuple[Tensor, Tensor]: The attended tokens (B * H * W, D), dtype of
         ``qkv``, and the float32 log-sum-exp of every query's logits,
         (B, nW, h, ws * ws), which backward reuses.
     """
-    launch = _Launch(qkv, window_size, num_heads)
-    batch, height, width, channels = qkv.shape
+    launch = _Launch(qkv, batch, height, width, window_size, num_heads)
     qkv = qkv.contiguous()
-    out = qkv.new_empty(batch, height, width, channels // 3)
+    out = qkv.new_empty(qkv.shape[0], qkv.shape[1] // 3)
     lse = qkv.new_empty(
-        batch,
-        launch.num_windows,
-        num_heads,
-        window_size**2,
+        _lse_shape(batch, height, width, window_size, num_heads),
         dtype=torch.float32)
     with _device_guard(qkv):
         launch.kernels.vsa_forward_kernel[launch.grid](
@@ -219,15 +232,11 @@ def fused_varied_window_attention(qkv: Tensor, offsets: Tensor, scales: Tensor,
 
 @fused_varied_window_attention.register_fake
 def _fused_fake(qkv: Tensor, offsets: Tensor, scales: Tensor, table: Tensor,
-                scale: float, window_size: int,
-                num_heads: int) -> Tuple[Tensor, Tensor]:
-    batch, height, width, channels = qkv.shape
-    out = qkv.new_empty(batch, height, width, channels // 3)
+                batch: int, height: int, width: int, scale: float,
+                window_size: int, num_heads: int) -> Tuple[Tensor, Tensor]:
+    out = qkv.new_empty(qkv.shape[0], qkv.shape[1] // 3)
     lse = qkv.new_empty(
-        batch,
-        offsets.shape[1],
-        num_heads,
-        window_size**2,
+        _lse_shape(batch, height, width, window_size, num_heads),
         dtype=torch.float32)
     return out, lse
 
@@ -235,8 +244,8 @@ def _fused_fake(qkv: Tensor, offsets: Tensor, scales: Tensor, table: Tensor,
 @torch.library.custom_op(FUSED_OP + '_backward', mutates_args=())
 def fused_varied_window_attention_backward(
         grad_out: Tensor, qkv: Tensor, offsets: Tensor, scales: Tensor,
-        table: Tensor, out: Tensor, lse: Tensor, scale: float,
-        window_size: int,
+        table: Tensor, out: Tensor, lse: Tensor, batch: int, height: int,
+        width: int, scale: float, window_size: int,
         num_heads: int) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     """Gradients of :func:`fused_varied_window_attention`.
 
@@ -251,7 +260,7 @@ def fused_varied_window_attention_backward(
             'torch.use_deterministic_algorithms(True) is set; use '
             "backend='gather' (deterministic on CUDA too) or 'auto', which "
             'picks it in this mode')
-    launch = _Launch(qkv, window_size, num_heads)
+    launch = _Launch(qkv, batch, height, width, window_size, num_heads)
     grad_qkv = torch.zeros(qkv.shape, dtype=torch.float32, device=qkv.device)
     grad_offsets = torch.empty_like(offsets, dtype=torch.float32)
     grad_scales = torch.empty_like(scales, dtype=torch.float32)
@@ -281,18 +290,18 @@ def fused_varied_window_attention_backward(
 @fused_varied_window_attention_backward.register_fake
 def _fused_backward_fake(
         grad_out: Tensor, qkv: Tensor, offsets: Tensor, scales: Tensor,
-        table: Tensor, out: Tensor, lse: Tensor, scale: float,
-        window_size: int,
+        table: Tensor, out: Tensor, lse: Tensor, batch: int, height: int,
+        width: int, scale: float, window_size: int,
         num_heads: int) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     return (torch.empty_like(qkv), torch.empty_like(offsets),
             torch.empty_like(scales), torch.empty_like(table))
 
 
 def _setup_context(ctx, inputs: tuple, output: Tuple[Tensor, Tensor]) -> None:
-    qkv, offsets, scales, table, scale, window_size, num_heads = inputs
+    qkv, offsets, scales, table, *options = inputs
     out, lse = output
     ctx.save_for_backward(qkv, offsets, scales, table, out, lse)
-    ctx.options = (scale, window_size, num_heads)
+    ctx.options = options
     ctx.mark_non_differentiable(lse)
     ctx.set_materialize_grads(False)  # no zeros made for lse's gradient
 
@@ -300,14 +309,15 @@ def _setup_context(ctx, inputs: tuple, output: Tuple[Tensor, Tensor]) -> None:
 def _backward(ctx, grad_out: Optional[Tensor],
               grad_lse: Optional[Tensor]) -> tuple:
     del grad_lse  # lse is not differentiable
+    no_options = (None, ) * len(ctx.options)
     if grad_out is None:
-        return None, None, None, None, None, None, None
+        return (None, None, None, None, *no_options)
     grads = fused_varied_window_attention_backward(grad_out,
                                                    *ctx.saved_tensors,
                                                    *ctx.options)
     needed = ctx.needs_input_grad[:4]
     return (*(g if need else None
-              for g, need in zip(grads, needed)), None, None, None)
+              for g, need in zip(grads, needed)), *no_options)
 
 
 fused_varied_window_attention.register_autograd(
@@ -327,7 +337,7 @@ def fused_attention_macs(out_shape: Sequence[int],
     gradient (``24 * d``).
 
     Args:
-        out_shape (Sequence[int]): (B, H, W, D) of the attended map.
+        out_shape (Sequence[int]): (B * H * W, D) of the attended tokens.
         lse_shape (Sequence[int]): (B, nW, h, N) of the log-sum-exp.
         backward (bool): Count the backward operator.
 
@@ -347,9 +357,7 @@ def _forward_flops(qkv_shape,
                    offsets_shape,
                    scales_shape,
                    table_shape,
-                   scale,
-                   window_size,
-                   num_heads,
+                   *args,
                    out_shape=None,
                    **kwargs) -> int:
     out, lse = out_shape

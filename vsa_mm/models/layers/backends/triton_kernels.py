@@ -86,6 +86,36 @@ def _window_setup(pid, num_windows, windows_w, NUM_HEADS: tl.constexpr,
 
 
 @triton.jit
+def _sample_corners(offsets_ptr, scales_ptr, pid, tokens, window_row,
+                    window_col, height, width, ax, ay, bx, by,
+                    WS: tl.constexpr):
+    """Top-left corners, fractions and token offsets of this program's
+    samples, from its head's regressed offsets and scales."""
+    ox = tl.load(offsets_ptr + 2 * pid)
+    oy = tl.load(offsets_ptr + 2 * pid + 1)
+    sx = tl.load(scales_ptr + 2 * pid)
+    sy = tl.load(scales_ptr + 2 * pid + 1)
+    px, py, rel_x, rel_y = _positions(tokens, window_row, window_col, ox, oy,
+                                      sx, sy, ax, ay, bx, by, WS)
+    x0, fx = _floor_split(px, width)
+    y0, fy = _floor_split(py, height)
+    return x0, y0, fx, fy, rel_x, rel_y
+
+
+@triton.jit
+def _logits(q, keys, table_ptr, tokens, token_ok, head,
+            NUM_HEADS: tl.constexpr, WS: tl.constexpr,
+            DOT_PRECISION: tl.constexpr):
+    """``q k^T`` plus the relative position bias, float32, with the bias
+    table offsets and the mask of valid (query, key) pairs."""
+    logits = tl.dot(q, tl.trans(keys), input_precision=DOT_PRECISION)
+    pair_ok = token_ok[:, None] & token_ok[None, :]
+    bias_offsets = _bias_index(tokens, WS) * NUM_HEADS + head
+    bias = tl.load(table_ptr + bias_offsets, mask=pair_ok, other=0.)
+    return logits + bias.to(tl.float32), bias_offsets, pair_ok
+
+
+@triton.jit
 def _bias_index(tokens, WS: tl.constexpr):
     """Row of Swin's relative position table for every (query, key)."""
     row = tokens // WS
@@ -141,31 +171,19 @@ def vsa_forward_kernel(qkv_ptr, offsets_ptr, scales_ptr, table_ptr, out_ptr,
         head_cols[None, :])
     q = tl.load(q_ptrs, mask=query_mask, other=0.).to(tl.float32) * scale
 
-    ox = tl.load(offsets_ptr + 2 * pid)
-    oy = tl.load(offsets_ptr + 2 * pid + 1)
-    sx = tl.load(scales_ptr + 2 * pid)
-    sy = tl.load(scales_ptr + 2 * pid + 1)
-    px, py, _, _ = _positions(tokens, window_row, window_col, ox, oy, sx, sy,
-                              ax, ay, bx, by, WS)
-    x0, fx = _floor_split(px, width)
-    y0, fy = _floor_split(py, height)
+    x0, y0, fx, fy, _, _ = _sample_corners(offsets_ptr, scales_ptr, pid,
+                                           tokens, window_row, window_col,
+                                           height, width, ax, ay, bx, by, WS)
     kv_rows = qkv_ptr + image * (3 * CH) + CH + head_cols[None, :]
     keys, values = _sample_keys_values(kv_rows, x0, y0, fx, fy, token_ok,
                                        col_ok, height, width, CH, BLOCK_N,
                                        BLOCK_D)
 
     dot_type = qkv_ptr.dtype.element_ty
-    scores = tl.dot(
-        q.to(dot_type),
-        tl.trans(keys.to(dot_type)),
-        input_precision=DOT_PRECISION)
-    pair_ok = token_ok[:, None] & token_ok[None, :]
-    bias = tl.load(
-        table_ptr + _bias_index(tokens, WS) * NUM_HEADS + head,
-        mask=pair_ok,
-        other=0.)
-    scores = tl.where(token_ok[None, :], scores + bias.to(tl.float32),
-                      float('-inf'))
+    scores, _, _ = _logits(
+        q.to(dot_type), keys.to(dot_type), table_ptr, tokens, token_ok, head,
+        NUM_HEADS, WS, DOT_PRECISION)
+    scores = tl.where(token_ok[None, :], scores, float('-inf'))
     row_max = tl.max(scores, axis=1)
     probs = tl.exp(scores - row_max[:, None])
     row_sum = tl.sum(probs, axis=1)
@@ -220,28 +238,20 @@ def vsa_backward_kernel(qkv_ptr, offsets_ptr, scales_ptr, table_ptr, out_ptr,
     delta = tl.sum(grad_out * out, axis=1)
     lse = tl.load(lse_ptr + pid * (WS * WS) + tokens, mask=token_ok, other=0.)
 
-    ox = tl.load(offsets_ptr + 2 * pid)
-    oy = tl.load(offsets_ptr + 2 * pid + 1)
-    sx = tl.load(scales_ptr + 2 * pid)
-    sy = tl.load(scales_ptr + 2 * pid + 1)
-    px, py, rel_x, rel_y = _positions(tokens, window_row, window_col, ox, oy,
-                                      sx, sy, ax, ay, bx, by, WS)
-    x0, fx = _floor_split(px, width)
-    y0, fy = _floor_split(py, height)
+    x0, y0, fx, fy, rel_x, rel_y = _sample_corners(offsets_ptr, scales_ptr,
+                                                   pid, tokens, window_row,
+                                                   window_col, height, width,
+                                                   ax, ay, bx, by, WS)
     kv_rows = qkv_ptr + image * (3 * CH) + CH + head_cols[None, :]
     keys, values = _sample_keys_values(kv_rows, x0, y0, fx, fy, token_ok,
                                        col_ok, height, width, CH, BLOCK_N,
                                        BLOCK_D)
 
     dot_type = qkv_ptr.dtype.element_ty
-    scores = tl.dot(
-        q.to(dot_type),
-        tl.trans(keys.to(dot_type)),
-        input_precision=DOT_PRECISION)
-    pair_ok = token_ok[:, None] & token_ok[None, :]
-    bias_index = _bias_index(tokens, WS) * NUM_HEADS + head
-    bias = tl.load(table_ptr + bias_index, mask=pair_ok, other=0.)
-    probs = tl.exp(scores + bias.to(tl.float32) - lse[:, None])
+    scores, bias_offsets, pair_ok = _logits(
+        q.to(dot_type), keys.to(dot_type), table_ptr, tokens, token_ok, head,
+        NUM_HEADS, WS, DOT_PRECISION)
+    probs = tl.exp(scores - lse[:, None])
     probs = tl.where(query_ok[:, None] & token_ok[None, :], probs, 0.)
 
     grad_values = tl.dot(
@@ -266,7 +276,10 @@ def vsa_backward_kernel(qkv_ptr, offsets_ptr, scales_ptr, table_ptr, out_ptr,
         q.to(dot_type),
         input_precision=DOT_PRECISION)
     tl.atomic_add(
-        grad_table_ptr + bias_index, grad_scores, mask=pair_ok, sem='relaxed')
+        grad_table_ptr + bias_offsets,
+        grad_scores,
+        mask=pair_ok,
+        sem='relaxed')
 
     # Scatter the sample gradients to the four corners and collect the
     # gradient of each sample position.
