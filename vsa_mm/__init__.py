@@ -8,6 +8,9 @@ registers, and changes nothing of MMEngine's or torch's:
 - its ``torch.library`` operators (``vsa_mm::bilinear_gather``,
   ``vsa_mm::fused_varied_window_attention`` and their backward operators),
   with FLOP formulas for ``torch.utils.flop_counter``;
+- a symbolic function for ``vsa_mm::bilinear_gather`` in PyTorch's
+  TorchScript ONNX exporter, the one mmdeploy drives
+  (:mod:`vsa_mm.deployment.torchscript_symbolic`);
 - handles for those operators in MMEngine's FLOP counter
   (:mod:`vsa_mm.analysis`; ``VSA_MM_FLOP_HANDLES=0`` leaves them out);
 - the types of MMEngine checkpoints on torch's ``weights_only`` allowlist
@@ -23,10 +26,13 @@ from . import evaluation  # noqa: F401  registers the metrics
 from . import models  # noqa: F401  registers the models and operators
 from .analysis import register_flop_handles
 from .checkpoint.safe_load import register_mmengine_safe_globals
+from .deployment.torchscript_symbolic import \
+    register as register_onnx_symbolics
 from .engine import ExactResumeHook, RequirePretrainedHook
 from .version import __version__
 
 register_mmengine_safe_globals()
 register_flop_handles()
+register_onnx_symbolics()
 
 __all__ = ['__version__', 'ExactResumeHook', 'RequirePretrainedHook']

@@ -1,7 +1,7 @@
 """ONNX export of models that contain VSA layers.
 
 VSA's sampling is one custom operator, ``vsa_mm::bilinear_gather``
-(:data:`~vsa_mm.models.layers.bilinear_gather.BILINEAR_GATHER_OP`). PyTorch's
+(:data:`~vsa_mm.models.layers.backends.gather.BILINEAR_GATHER_OP`). PyTorch's
 ONNX exporter (``torch.onnx.export(..., dynamo=True)``) needs to be told how
 to write it in ONNX: :func:`onnx_translation_table` gives the translation
 (``Gather``, ``Mul``, ``ReduceSum``: standard operators every ONNX runtime

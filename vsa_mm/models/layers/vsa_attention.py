@@ -34,9 +34,16 @@ def _is_int(value: object) -> bool:
 
 
 def _as_size(
-        value: Union[int, torch.SymInt, Tensor]) -> Union[int, torch.SymInt]:
-    """A size as an int, keeping symbolic ints symbolic."""
-    return value if isinstance(value, torch.SymInt) else int(value)
+    value: Union[int, torch.SymInt,
+                 Tensor]) -> Union[int, torch.SymInt, Tensor]:
+    """A size as an int, keeping symbolic sizes symbolic: symbolic ints, and
+    the 0-dim tensors of sizes that ``torch.jit.trace`` records (an ``int()``
+    of one would freeze the traced graph, and so an ONNX export, to the
+    example's size)."""
+    if isinstance(value, torch.SymInt) or (isinstance(value, Tensor)
+                                           and torch.jit.is_tracing()):
+        return value
+    return int(value)
 
 
 class WindowRegressionHead(nn.Module):
@@ -275,6 +282,10 @@ class VSAWindowAttention(BaseModule):
             raise TypeError(
                 f'hw_shape must be a pair of ints (H, W), got {hw_shape!r}')
         height, width = (_as_size(v) for v in hw_shape)
+        if isinstance(height * width, Tensor):
+            # Sizes recorded by torch.jit.trace: checking their values
+            # would freeze them into the trace.
+            return height, width
         if isinstance(height * width * x.shape[1], torch.SymInt):
             # Symbolic sizes: a guard, not a Python branch on them.
             torch._check(height * width == x.shape[1])

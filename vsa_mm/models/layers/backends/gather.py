@@ -177,22 +177,22 @@ def bilinear_corners(grid: Tensor, map_hw: Tuple[int, int],
     y0 = y.detach().floor()
     frac_x = x - x0
     frac_y = y - y0
-    x0 = x0.long()
-    y0 = y0.long()
 
     batch_head = (
         torch.arange(batch, device=grid.device).view(-1, 1, 1, 1) *
         (height * width * num_heads) +
         torch.arange(num_heads, device=grid.device).view(1, 1, -1, 1))
     corner_index, corner_weight = [], []
+    # Corners are tested and clamped as floats, then cast: an integer clamp
+    # becomes an ONNX Clip on int64, which opsets before 12 do not allow.
     for dy, weight_y in ((0, 1 - frac_y), (1, frac_y)):
         yy = y0 + dy
-        inside_y = (yy >= 0) & (yy < height)
-        yy = yy.clamp(0, height - 1)
+        inside_y = (yy >= 0) & (yy <= height - 1)
+        yy = yy.clamp(0, height - 1).long()
         for dx, weight_x in ((0, 1 - frac_x), (1, frac_x)):
             xx = x0 + dx
-            inside = inside_y & (xx >= 0) & (xx < width)
-            xx = xx.clamp(0, width - 1)
+            inside = inside_y & (xx >= 0) & (xx <= width - 1)
+            xx = xx.clamp(0, width - 1).long()
             corner_index.append(batch_head + (yy * width + xx) * num_heads)
             corner_weight.append(weight_y * weight_x * inside)
     index = torch.stack(corner_index, dim=-1).view(-1, 4)
