@@ -37,6 +37,7 @@ REQ="$ROOT/requirements"
 CONSTRAINTS="$REQ/constraints.txt"
 MMCV_VERSION=2.1.0
 TORCH_VERSION=2.14.1
+MMDEPLOY_VERSION=1.3.1
 
 say() { printf '[setup_env] %s\n' "$*"; }
 warn() { printf '[setup_env] WARNING: %s\n' "$*" >&2; }
@@ -211,8 +212,12 @@ say "installing openmim without its openxlab dependency chain"
 pip_install --no-deps openmim
 pip_install -r "$REQ/mim.txt"
 
-say "installing test, lint, demo and visualisation tools"
-pip_install -r "$REQ/tests.txt" -r "$REQ/lint.txt" -r "$REQ/demo.txt" -r "$REQ/vis.txt"
+say "installing test, lint, demo, visualisation and deployment tools"
+pip_install -r "$REQ/tests.txt" -r "$REQ/lint.txt" -r "$REQ/demo.txt" -r "$REQ/vis.txt" \
+    -r "$REQ/deploy.txt"
+# mmdeploy pins protobuf<=3.20.2, which current onnx cannot use; what it
+# imports for ONNX Runtime is in requirements/deploy.txt.
+pip_install --no-deps "mmdeploy==$MMDEPLOY_VERSION"
 
 say "installing vsa_mm in editable mode"
 pip_install --no-build-isolation --no-deps -e "$ROOT"
@@ -222,7 +227,7 @@ VSA_MM_EXPECT_CUDA_OPS="$BUILD_CUDA" "$PY" - <<'PYCHECK'
 import os
 
 import mmcv.ops  # noqa: F401  compiled ops must be present
-import mmdet, mmseg, mmpretrain, mmengine, torch
+import mmdeploy, mmdet, mmseg, mmpretrain, mmengine, torch
 from mmcv.ops import get_compiling_cuda_version
 import vsa_mm
 
@@ -231,7 +236,7 @@ has_cuda_ops = cuda_ops not in ('', 'not available')
 print(f'[setup_env] torch {torch.__version__}, mmengine {mmengine.__version__}, '
       f'mmcv {mmcv.__version__}, mmdet {mmdet.__version__}, '
       f'mmseg {mmseg.__version__}, mmpretrain {mmpretrain.__version__}, '
-      f'vsa_mm {vsa_mm.__version__}')
+      f'mmdeploy {mmdeploy.__version__}, vsa_mm {vsa_mm.__version__}')
 print('[setup_env] mmcv CUDA ops: ' +
       (f'present (built with CUDA {cuda_ops})' if has_cuda_ops else
        'absent (CPU ops only)') +
