@@ -185,16 +185,18 @@ def bilinear_corners(grid: Tensor, map_hw: Tuple[int, int],
     corner_index, corner_weight = [], []
     # Corners are tested and clamped as floats, then cast: an integer clamp
     # becomes an ONNX Clip on int64, which opsets before 12 do not allow.
+    columns = []
+    for dx, weight_x in ((0, 1 - frac_x), (1, frac_x)):
+        xx = x0 + dx
+        columns.append((xx.clamp(0, width - 1).long(), weight_x,
+                        (xx >= 0) & (xx <= width - 1)))
     for dy, weight_y in ((0, 1 - frac_y), (1, frac_y)):
         yy = y0 + dy
         inside_y = (yy >= 0) & (yy <= height - 1)
         yy = yy.clamp(0, height - 1).long()
-        for dx, weight_x in ((0, 1 - frac_x), (1, frac_x)):
-            xx = x0 + dx
-            inside = inside_y & (xx >= 0) & (xx <= width - 1)
-            xx = xx.clamp(0, width - 1).long()
+        for xx, weight_x, inside_x in columns:
             corner_index.append(batch_head + (yy * width + xx) * num_heads)
-            corner_weight.append(weight_y * weight_x * inside)
+            corner_weight.append(weight_y * weight_x * (inside_y & inside_x))
     index = torch.stack(corner_index, dim=-1).view(-1, 4)
     weights = torch.stack(corner_weight, dim=-1).view(-1, 4)
     return index, weights
