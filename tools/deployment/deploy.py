@@ -148,10 +148,14 @@ def _torchscript_export(export: Callable) -> Callable:
 
 @contextlib.contextmanager
 def mmdeploy_compat(logger: MMLogger) -> Iterator[List[str]]:
-    """Make mmdeploy 1.3.1 run on this PyTorch, for the ``with`` block only.
+    """Make mmdeploy 1.3.1 run on this PyTorch.
+
+    The changes to ``torch.onnx`` last for the ``with`` block only; the
+    exact adaptive pooling stays registered in mmdeploy's rewriter registry
+    for the rest of this (the tool's) process.
 
     Yields:
-        list[str]: What was changed (empty on a PyTorch that needs nothing).
+        list[str]: What was changed.
     """
     import torch.onnx.symbolic_opset9 as opset9
     original_export = torch.onnx.export
@@ -166,9 +170,8 @@ def mmdeploy_compat(logger: MMLogger) -> Iterator[List[str]]:
     if added_cast:
         opset9._cast_Long = _cast_long
         applied.append('torch.onnx.symbolic_opset9._cast_Long provided')
-    if applied:
-        logger.info('mmdeploy compatibility shims for this run: ' +
-                    '; '.join(applied))
+    logger.info('mmdeploy compatibility shims for this run: ' +
+                '; '.join(applied))
     try:
         yield applied
     finally:
