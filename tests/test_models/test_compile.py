@@ -4,9 +4,10 @@
 - dynamic shapes through dynamo and AOTAutograd: one graph for maps of
   different sizes, padded or not;
 - whole backbones captured by dynamo with dynamic shapes in one graph that
-  trains at two image sizes without recompiling;
-- whole (small) backbones through the default ``torch.compile`` (inductor)
-  at two image sizes, gradients equal to eager.
+  trains at two image sizes without recompiling.
+
+Whole backbones through the default ``torch.compile`` (inductor) at two
+image sizes: ``tests/test_tools/test_check_compile_sizes.py``.
 """
 import copy
 
@@ -101,70 +102,3 @@ def test_backbone_trains_with_dynamic_shapes_in_one_graph(cls, arch):
                 param.grad = grad
             optimizer.step()
         assert counter.frame_count == 1, hw
-
-
-def _projection_loss(outs, seed: int) -> torch.Tensor:
-    """A loss that depends on every output element: each output times a
-    fixed random tensor. (The sum of LayerNorm-ed outputs has zero gradient
-    and would compare rounding noise.)"""
-    generator = torch.Generator().manual_seed(seed)
-    return sum((out * torch.randn(out.shape, generator=generator)).sum()
-               for out in outs)
-
-
-def _first_stages(arch: dict, count: int) -> dict:
-    """The per-stage lists of ``arch`` cut to the first ``count`` stages."""
-    return {
-        key: value[:count] if isinstance(value, list) else value
-        for key, value in arch.items()
-    }
-
-
-@pytest.mark.parametrize(
-    'cls, arch', [(SwinTransformerVSA, _first_stages(SWIN_SMALL, 2)),
-                  (ViTAEv2, _first_stages({
-                      **ViTAEv2.arch_defaults,
-                      **SMALL
-                  }, 2))],
-    ids=['SwinTransformerVSA', 'ViTAEv2'])
-def test_backbone_trains_with_default_inductor_at_two_sizes(cls, arch):
-    """``torch.compile(model)`` as users write it: inductor compiles the
-    first size statically and recompiles the second with symbolic sizes,
-    which failed in inductor's stride ordering (symbolic widths that may be
-    1) until every token/map conversion and patch merge made buffers of its
-    own while tracing. Gradients equal eager's at both sizes.
-
-    The VSA layers use the fused backend (in Triton's CPU interpreter here):
-    its operator is opaque to inductor, which keeps the graphs small enough
-    to compile in minutes on 2 cores (two stages of each backbone: the
-    second compile of four took 7 minutes for Swin + VSA with this backend,
-    and 17 and 29 minutes for the two backbones with the gather backend,
-    nearly all in inductor's scheduler reasoning about symbolic sizes).
-    """
-    torch.manual_seed(0)
-    eager = move_windows(
-        cls(arch=arch, drop_path_rate=0., out_indices=(0, 1))).train()
-    for layer in eager.modules():
-        if isinstance(layer, VSAWindowAttention):
-            layer.backend = 'triton'
-    compiled = torch.compile(copy.deepcopy(eager))
-    for seed, hw in enumerate([(96, 128), (100, 131)]):
-        images = torch.randn(2, 3, *hw)
-        grads = []
-        for model in (compiled, eager):
-            model.zero_grad(set_to_none=True)
-            _projection_loss(model(images), seed).backward()
-            grads.append({
-                name.removeprefix('_orig_mod.'): param.grad
-                for name, param in model.named_parameters()
-            })
-        assert grads[0].keys() == grads[1].keys()
-        # Some gradients are zero up to rounding (a convolution's bias
-        # before BatchNorm): errors are relative to the larger of the
-        # tensor's norm and a thousandth of the whole gradient's.
-        floor = 1e-3 * torch.cat([g.flatten()
-                                  for g in grads[1].values()]).norm()
-        for name, expected in grads[1].items():
-            error = (grads[0][name] - expected).norm() / max(
-                expected.norm(), floor)
-            assert error < 1e-4, f'{hw} {name}: relative error {error:.1e}'

@@ -10,7 +10,7 @@ from torch import Tensor
 from vsa_mm.registry import MODELS
 from ..utils.init_cfg import pretrained_entry
 from .varied_window_attention import check_backend, varied_window_attention
-from .window_geometry import (pad_to_window_multiple, padded_hw,
+from .window_geometry import (own_buffer, pad_to_window_multiple, padded_hw,
                               relative_position_index, sampling_grid)
 
 
@@ -83,7 +83,9 @@ class WindowRegressionHead(nn.Module):
         out = self.proj(self.act(pooled))
         batch, rows, cols = out.shape[:3]
         # Explicit sizes: a -1 would make symbolic sizes harder to compare.
-        return out.view(batch, rows * cols, self.num_heads, 2)
+        # A buffer of its own while tracing: the attention saves it for
+        # backward, and inductor could not order a view's symbolic strides.
+        return own_buffer(out.view(batch, rows * cols, self.num_heads, 2))
 
 
 @MODELS.register_module()
