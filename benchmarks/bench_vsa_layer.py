@@ -6,7 +6,7 @@ for backward, at Swin-T stage-1 and stage-3 shapes, for:
 * ``WindowMSA``: mmpretrain's ``ShiftWindowMSA`` with ``shift_size=0``, i.e.
   ``WindowMSA`` with padding, window partition and reverse (the baseline);
 * ``VSA auto``: our layer's default backend on this device (``'gather'``
-  on the CPU, ``'triton'`` on CUDA);
+  on the CPU, ``'reference'`` on CUDA);
 * ``VSA reference``: the explicit ``grid_sample`` backend;
 * ``VSA gather``: the bilinear row gather;
 * ``VSA triton``: the fused Triton kernels (CUDA only).

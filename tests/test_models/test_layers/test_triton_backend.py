@@ -251,8 +251,21 @@ def test_bad_calls_get_clear_errors(monkeypatch):
         VSAWindowAttention(16, 2, backend='triton')(x, (7, 7))
 
 
-def test_auto_never_picks_triton_on_the_cpu():
-    assert resolve_backend('auto', torch.device('cpu')) == 'gather'
+def test_auto_never_picks_triton():
+    """The fused backend is opt-in: 'auto' takes the gather on the CPU and
+    the reference on CUDA, the gather there when deterministic algorithms
+    are on and autograd records; explicit choices stand."""
+    cpu, cuda = torch.device('cpu'), torch.device('cuda')
+    assert resolve_backend('auto', cpu) == 'gather'
+    assert resolve_backend('auto', cuda) == 'reference'
+    assert resolve_backend('triton', cuda) == 'triton'
+    torch.use_deterministic_algorithms(True)
+    try:
+        assert resolve_backend('auto', cuda) == 'gather'
+        with torch.no_grad():
+            assert resolve_backend('auto', cuda) == 'reference'
+    finally:
+        torch.use_deterministic_algorithms(False)
 
 
 def test_deterministic_mode_refuses_the_atomic_backward():

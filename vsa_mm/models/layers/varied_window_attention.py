@@ -12,9 +12,9 @@ computes the attention from them with one of the backends in
   of stored), explicit softmax attention.
 - ``'triton'``: sampling, attention, window reverse and crop fused into one
   Triton kernel each way (CUDA; the CPU only under Triton's interpreter).
-- ``'auto'``: what measured fastest on each device (``docs/benchmarks.md``):
-  ``'gather'`` on the CPU, ``'triton'`` on CUDA where it supports the call
-  (else ``'reference'``), ``'reference'`` elsewhere.
+- ``'auto'``: ``'gather'`` on the CPU (measured fastest there,
+  ``docs/benchmarks.md``), ``'reference'`` on CUDA and elsewhere. The fused
+  backend is opt-in until its current kernels are timed on a GPU.
 """
 import functools
 import logging
@@ -30,8 +30,8 @@ from .backends.reference import attend_reference
 from .backends.triton_fused import (fused_varied_window_attention,
                                     unsupported_reason)
 from .window_geometry import (crop_to_tokens, is_tracing, padded_hw,
-                              padded_size, relative_position_bias,
-                              sampling_grid, window_reverse)
+                              relative_position_bias, sampling_grid,
+                              window_reverse)
 
 #: Values of ``backend``.
 VSA_BACKENDS = ('auto', 'reference', 'gather', 'triton')
@@ -80,59 +80,39 @@ def exporting() -> bool:
     return torch.compiler.is_exporting() or torch.jit.is_tracing()
 
 
-#: Above this many windows times heads in one float32 call, ``'auto'``
-#: takes ``'reference'`` on CUDA: the geometric mean of the two float32
-#: measurements that bracket the change (``docs/benchmarks.md``, H200:
-#: 'triton' faster at 3072, 1.55x; 'reference' faster at 12288, 1.13x).
-FLOAT32_FUSED_WINDOW_HEADS = 6144
-
-
-def resolve_backend(backend: str,
-                    device: torch.device,
-                    dtype: torch.dtype = torch.float32,
-                    window_size: int = 7,
-                    head_dims: int = 32,
-                    attn_drop: float = 0.,
-                    training: bool = False,
-                    window_heads: int = 0) -> str:
+def resolve_backend(backend: str, device: torch.device) -> str:
     """The concrete backend ``backend`` stands for in this call.
 
-    ``'auto'`` is ``'gather'`` on the CPU, ``'triton'`` on CUDA when the
-    fused kernel supports the call and measured faster there (float16 and
-    bfloat16; float32 up to :data:`FLOAT32_FUSED_WINDOW_HEADS` windows times
-    heads, ``window_heads``), else ``'reference'``; ``'reference'`` on other
-    devices. On CUDA it is ``'gather'`` while a model is exported or traced
-    (ONNX knows the gather's operator) and, when autograd records, under
-    ``torch.use_deterministic_algorithms(True)`` (the gather's backward is
-    deterministic there; the others add gradients atomically). Other values
-    are returned as they are.
+    ``'auto'`` is ``'gather'`` on the CPU, ``'reference'`` on CUDA and on
+    other devices. On CUDA it is ``'gather'`` while a model is exported or
+    traced (ONNX knows the gather's operator) and, when autograd records,
+    under ``torch.use_deterministic_algorithms(True)`` (the gather's backward
+    is deterministic there; ``grid_sample``'s adds gradients atomically).
+    ``'auto'`` never picks ``'triton'``: the fused kernels in this revision
+    have run in Triton's interpreter and compiled for sm_80 and sm_90, but
+    have not been timed on a GPU (``docs/benchmarks.md``). Other values are
+    returned as they are.
 
     Examples:
         >>> resolve_backend('auto', torch.device('cpu'))
         'gather'
-        >>> resolve_backend('reference', torch.device('cpu'))
+        >>> resolve_backend('auto', torch.device('cuda'))
         'reference'
+        >>> resolve_backend('triton', torch.device('cuda'))
+        'triton'
     """
     if backend != 'auto':
         return backend
     why = ''
     if device.type == 'cpu':
         chosen = 'gather'
-    elif device.type == 'cuda':
-        if exporting():
-            chosen = 'gather'
-            why = (' (exporting: the gather operator has an ONNX '
-                   'translation, the fused one has none)')
-        elif deterministic_backward_needed():
-            chosen = 'gather'
-            why = (' (deterministic algorithms are on: the backward of '
-                   "'triton' and 'reference' adds gradients atomically)")
-        else:
-            reason = unsupported_reason(device, dtype, window_size, head_dims,
-                                        attn_drop, training)
-            chosen = 'triton' if reason is None else 'reference'
-            if reason is not None:
-                why = f" ('triton' does not apply: {reason})"
+    elif device.type == 'cuda' and exporting():
+        chosen = 'gather'
+        why = ' (exporting: the gather operator has an ONNX translation)'
+    elif device.type == 'cuda' and deterministic_backward_needed():
+        chosen = 'gather'
+        why = (' (deterministic algorithms are on: the backward of '
+               "'reference' adds gradients atomically)")
     else:
         chosen = 'reference'
     if not is_tracing():
@@ -192,21 +172,13 @@ def varied_window_attention(x_map: Tensor,
     """
     out_dims = qkv_weight.shape[0] // 3
     head_dims = out_dims // num_heads
-    check_backend(backend)
-    if backend in ('auto', 'triton'):
-        # The dtype the projection will produce (autocast included).
-        probe_dtype = x_map.dtype
-        if torch.is_autocast_enabled(x_map.device.type):
-            probe_dtype = torch.get_autocast_dtype(x_map.device.type)
-        batch, height, width = x_map.shape[:3]
-        windows = (
-            padded_size(height, window_size) // window_size *
-            (padded_size(width, window_size) // window_size))
-        backend = resolve_backend(backend, x_map.device, probe_dtype,
-                                  window_size, head_dims, attn_drop, training,
-                                  batch * windows * num_heads)
+    backend = resolve_backend(check_backend(backend), x_map.device)
     if backend == 'triton':
-        reason = unsupported_reason(x_map.device, probe_dtype, window_size,
+        # The dtype the projection will produce (autocast included).
+        dtype = x_map.dtype
+        if torch.is_autocast_enabled(x_map.device.type):
+            dtype = torch.get_autocast_dtype(x_map.device.type)
+        reason = unsupported_reason(x_map.device, dtype, window_size,
                                     head_dims, attn_drop, training)
         if reason is not None:
             raise ValueError(

@@ -16,7 +16,10 @@ Triton itself is imported on the first call only.
 Supported: windows of at most 64 tokens (``ws <= 8``), head widths up to
 256, float32, float16 and bfloat16 storage (float32 accumulation), no
 dropout on the attention weights. :func:`unsupported_reason` says why a call
-is not supported; the layer's ``'auto'`` backend picks another backend then.
+is not supported; the layer raises ``ValueError`` with it. The layer's
+``'auto'`` backend never picks this one: it is opt-in until the kernels of
+this revision are timed on a GPU.
+
 The key and value gradients are summed with atomic additions, whose order
 varies from run to run: under ``torch.use_deterministic_algorithms(True)``
 the backward raises (see :func:`unsupported_reason`).
