@@ -42,12 +42,16 @@ def attend_reference(x_map: Tensor, grid: Tensor, qkv_weight: Tensor,
     map_hw = padded_hw(*x_map.shape[1:3], window_size)
     qkv = pad_to_window_multiple(
         F.linear(x_map, qkv_weight, qkv_bias), window_size)
-    q = window_partition(qkv[..., :out_dims], window_size, num_heads) * scale
+    # Views and splits only, never a slice: a slice's backward zero-fills a
+    # gradient of the whole map, a split's backward is one concatenation,
+    # which here also writes the sampled gradients into the q/k/v layout.
+    q, kv = qkv.view(batch, *map_hw, 3, num_heads, head_dims).split((1, 2),
+                                                                    dim=3)
+    q = window_partition(q.flatten(3), window_size, num_heads) * scale
     # Keys and values of a head sampled together: per-head channels-first
     # images of 2 d channels (k then v).
-    images = qkv[..., out_dims:].view(batch, *map_hw, 2, num_heads, head_dims)
-    images = images.permute(0, 4, 3, 5, 1, 2).reshape(batch * num_heads,
-                                                      2 * head_dims, *map_hw)
+    images = kv.permute(0, 4, 3, 5, 1, 2).reshape(batch * num_heads,
+                                                  2 * head_dims, *map_hw)
     head_grid = grid.transpose(1, 2).reshape(batch * num_heads, grid.shape[1],
                                              grid.shape[3], 2)
     sampled = F.grid_sample(
@@ -56,6 +60,8 @@ def attend_reference(x_map: Tensor, grid: Tensor, qkv_weight: Tensor,
         mode='bilinear',
         padding_mode='zeros',
         align_corners=True)  # (B * heads, 2 d, nW, N)
-    sampled = sampled.view(batch, num_heads, 2, head_dims, *sampled.shape[2:])
-    k, v = sampled.permute(2, 0, 4, 1, 5, 3).to(q.dtype).unbind(0)
+    sampled = sampled.view(batch, num_heads, 2 * head_dims, *sampled.shape[2:])
+    k, v = (
+        part.permute(0, 3, 1, 4, 2).to(q.dtype)
+        for part in sampled.split(head_dims, dim=2))
     return softmax_attention(q, k, v, bias, attn_drop, training)
