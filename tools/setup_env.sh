@@ -52,7 +52,7 @@ gpu_names() {
 # fingerprint, the CUDA request and the GPUs present included.
 fingerprint() {
     {
-        cat "$ROOT/tools/setup_env.sh" "$REQ"/*.txt "$ROOT/setup.py"
+        cat "$ROOT/tools/setup_env.sh" "$ROOT/tools/build_mmcv.sh" "$REQ"/*.txt "$ROOT/setup.py"
         echo "FORCE_CUDA=${FORCE_CUDA-auto} ARCHS=${TORCH_CUDA_ARCH_LIST-} GPUS=$(gpu_names)"
     } | sha256sum | cut -d' ' -f1
 }
@@ -174,9 +174,8 @@ else
     OPS_TAG="cuda0"
 fi
 
-# mmcv ships only a source distribution for torch 2.14. Its setup.py asks for
-# -std=c++17 while torch 2.14's headers need C++20; build isolation would
-# build without torch and silently drop the compiled ops.
+# mmcv ships only a source distribution for torch 2.14; tools/build_mmcv.sh
+# builds it (C++20, no build isolation).
 TORCH_TAG="torch$TORCH_VERSION-$OPS_TAG-$("$PY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')"
 WHEEL_DIR="$CACHE/mmcv-$MMCV_VERSION-$TORCH_TAG"
 mmcv_wheel() { ls "$WHEEL_DIR"/mmcv-"$MMCV_VERSION"-*.whl 2>/dev/null | head -n 1; }
@@ -184,21 +183,13 @@ if [[ -z "$(mmcv_wheel)" ]]; then
     warn "compiling mmcv $MMCV_VERSION ops ($OPS_TAG) from source; CPU ops take"
     warn "about 13-17 minutes on 2 cores, CUDA ops much longer. The wheel is"
     warn "cached in $WHEEL_DIR."
-    BUILD="$(mktemp -d)"
-    trap 'rm -rf "$BUILD"' EXIT
+    SDIST_DIR="$(mktemp -d)"
+    trap 'rm -rf "$SDIST_DIR"' EXIT
     "$PY" -m pip download --disable-pip-version-check --no-deps --no-binary :all: \
-        --no-build-isolation -q -d "$BUILD" "mmcv==$MMCV_VERSION"
-    tar -xzf "$BUILD"/mmcv-"$MMCV_VERSION".tar.gz -C "$BUILD"
-    SRC="$BUILD/mmcv-$MMCV_VERSION"
-    sed -i 's/-std=c++17/-std=c++20/g' "$SRC/setup.py"
-    mkdir -p "$WHEEL_DIR"
-    rm -rf "$WHEEL_DIR.partial"
+        --no-build-isolation -q -d "$SDIST_DIR" "mmcv==$MMCV_VERSION"
     START=$SECONDS
-    (cd "$SRC" && MMCV_WITH_OPS=1 FORCE_CUDA="$BUILD_CUDA" MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
-        "$PY" -m pip wheel --disable-pip-version-check --no-build-isolation --no-deps \
-        -q -w "$WHEEL_DIR.partial" .)
-    mv "$WHEEL_DIR.partial"/mmcv-*.whl "$WHEEL_DIR"/
-    rmdir "$WHEEL_DIR.partial"
+    MMCV_WITH_OPS=1 FORCE_CUDA="$BUILD_CUDA" bash "$ROOT/tools/build_mmcv.sh" "$PY" \
+        "$SDIST_DIR/mmcv-$MMCV_VERSION.tar.gz" "$WHEEL_DIR"
     say "mmcv wheel built in $(( (SECONDS - START) / 60 )) min: $(mmcv_wheel)"
 else
     say "using cached mmcv wheel $(mmcv_wheel)"
