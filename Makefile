@@ -30,8 +30,8 @@ test-quick: lint
 test-cuda: setup
 	$(PYTHON) -m pytest -m cuda -rs
 
-# On a GPU machine: CUDA set-up, the cuda tier and the GPU benchmarks, one
-# report (work_dirs/gpu_check/report.md).
+# On a GPU machine: CUDA set-up, the GPU benchmarks and the cuda tier, one
+# report (work_dirs/gpu_check/report.md); tools/gpu_check.sh lists the steps.
 gpu-check:
 	bash tools/gpu_check.sh
 

@@ -1,70 +1,164 @@
 #!/usr/bin/env bash
-# The acceptance run for a GPU machine (`make gpu-check`).
+# The acceptance run for a GPU machine (`make gpu-check`): one report,
+# $VSA_MM_GPU_REPORT (default: work_dirs/gpu_check/report.md).
 #
-# 1. sets up .venv/ with mmcv's CUDA ops (tools/setup_env.sh decides from
-#    torch.cuda; FORCE_CUDA=1 makes a missing toolkit an error), or, with
-#    VSA_MM_PYTHON=/path/to/python, uses that interpreter's environment as
-#    it is (a machine without internet whose PyTorch already has mmcv with
-#    CUDA ops, mmengine, mmdet, mmseg and mmpretrain) and reports it;
-# 2. runs the GPU test tier (`pytest -m cuda`);
-# 3. runs the layer and backbone benchmarks on the GPU, eager and compiled,
-#    fp32 and bf16: VSA against WindowMSA, Swin-T + VSA against Swin-T.
+# The environment comes first, then the steps, in this order (timing steps
+# first, on a quiet machine; VSA_MM_GPU_STEPS="kernel layer ..." runs some):
+#   kernel     the fused backend's own check: accuracy against the
+#              reference, registers and spills, launch widths
+#              (benchmarks/check_triton_backend.py)
+#   layer      the layer benchmark, fp32 and bf16, eager (B=4 and 64)
+#   backbones  the backbone benchmark, fp32 and bf16, eager
+#   models     the GPU tier's layer and backbone tests (no mmcv op needed)
+#   mmcv-ops   with a wheelhouse: compile mmcv's CUDA ops for this GPU and
+#              install them (the set-up does it otherwise)
+#   training   the GPU tier's mmcv-op and training tests (RoIAlign and NMS,
+#              Mask R-CNN, SyncBN UperNet, AMP, NCCL)
+#   compiled   the layer and backbone benchmarks through torch.compile,
+#              fp32 and bf16
 #
-# Everything goes into one report, $VSA_MM_GPU_REPORT (default:
-# work_dirs/gpu_check/report.md). Exits non-zero if a step fails; the report
-# then says which.
+# The environment:
+#   default            tools/setup_env.sh builds .venv/ from PyPI, mmcv with
+#                      its CUDA ops (FORCE_CUDA=1 makes a missing toolkit an
+#                      error);
+#   VSA_MM_PYTHON=PY   that interpreter's environment as it is (a GPU machine
+#                      whose PyTorch already has the OpenMMLab stack);
+#   VSA_MM_WHEELHOUSE=DIR, with VSA_MM_PYTHON: a machine without internet.
+#                      `tools/wheelhouse.py install DIR` first: the wheels
+#                      PY's environment lacks, and mmcv without compiled ops
+#                      where it has none, which is all the steps before
+#                      mmcv-ops need (DIR from `tools/wheelhouse.py download`).
+#
+# VSA_MM_GPU_BUDGET=SECONDS: no step starts after that many seconds from the
+# start, and the step running then is stopped; the report lists both.
+# Exits non-zero if the environment or a step fails.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 REPORT="${VSA_MM_GPU_REPORT:-work_dirs/gpu_check/report.md}"
 PY="${VSA_MM_PYTHON:-.venv/bin/python}"
-mkdir -p "$(dirname "$REPORT")"
-: > "$REPORT"
+WHEELHOUSE="${VSA_MM_WHEELHOUSE:-}"
+BUDGET="${VSA_MM_GPU_BUDGET:-0}"
+ALL_STEPS=(kernel layer backbones models mmcv-ops training compiled)
+STEPS="${VSA_MM_GPU_STEPS:-${ALL_STEPS[*]}}"
 status=0
 
+fail() {
+    echo "gpu-check: $*; see $REPORT" >&2
+    printf '\n**Stopped:** %s\n' "$*" >> "$REPORT"
+    exit 1
+}
+for step in $STEPS; do
+    [[ " ${ALL_STEPS[*]} " == *" $step "* ]] || {
+        echo "gpu-check: unknown step '$step' in VSA_MM_GPU_STEPS (steps: ${ALL_STEPS[*]})" >&2
+        exit 2
+    }
+done
+[[ "$BUDGET" =~ ^[0-9]+$ ]] || {
+    echo "gpu-check: VSA_MM_GPU_BUDGET must be a whole number of seconds, got '$BUDGET'" >&2
+    exit 2
+}
+if [[ -n "$WHEELHOUSE" && -z "${VSA_MM_PYTHON-}" ]]; then
+    echo "gpu-check: VSA_MM_WHEELHOUSE needs VSA_MM_PYTHON (the interpreter to install into)" >&2
+    exit 2
+fi
+mkdir -p "$(dirname "$REPORT")"
+: > "$REPORT"
+
+# Seconds left of the budget (a day when there is none).
+remaining() {
+    if [[ "$BUDGET" == 0 ]]; then echo 86400; else echo $((BUDGET - SECONDS)); fi
+}
 section() { printf '\n## %s\n\n' "$1" >> "$REPORT"; }
+# run_into_report TITLE COMMAND...: the command's output into the report,
+# stopped when the budget runs out.
 run_into_report() {
     local title="$1"
     shift
     section "$title"
+    if [[ $(remaining) -le 0 ]]; then
+        printf 'not run: the budget ran out\n' >> "$REPORT"
+        status=1
+        return 124
+    fi
     printf '`%s`\n\n```\n' "$*" >> "$REPORT"
     local start=$SECONDS
-    "$@" 2>&1 | tee -a "$REPORT"
+    timeout --kill-after=10 "$(remaining)" "$@" 2>&1 | tee -a "$REPORT"
     local rc=${PIPESTATUS[0]}
-    printf '```\n\nexit status %s, %s s\n' "$rc" "$((SECONDS - start))" >> "$REPORT"
+    printf '```\n\nexit status %s, %s s%s\n' "$rc" "$((SECONDS - start))" \
+        "$([[ $rc == 124 || $rc == 137 ]] && echo ' (stopped: the budget ran out)')" >> "$REPORT"
     if [[ $rc != 0 ]]; then status=1; fi
     return "$rc"
 }
 
+# --- The environment ---------------------------------------------------------
 printf '# vsa_mm GPU check (%s)\n' "$(date -u +%Y-%m-%dT%H:%MZ)" >> "$REPORT"
+if [[ -n "$WHEELHOUSE" ]]; then
+    run_into_report "Installing $WHEELHOUSE into $PY's environment" \
+        "$PY" tools/wheelhouse.py install "$WHEELHOUSE" ||
+        fail "the wheelhouse did not install"
+elif [[ -z "${VSA_MM_PYTHON-}" ]]; then
+    run_into_report 'Set-up (mmcv with CUDA ops)' bash tools/setup_env.sh ||
+        fail "the set-up failed"
+fi
 if [[ -n "${VSA_MM_PYTHON-}" ]]; then
     # vsa_mm from this checkout, without installing it.
     export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-    if ! run_into_report "Environment of $PY (no set-up)" "$PY" -c '
-import mmcv, mmdet, mmengine, mmpretrain, mmseg, torch
-from mmcv.ops import get_compiling_cuda_version
-print(f"torch {torch.__version__}, mmengine {mmengine.__version__}, "
-      f"mmcv {mmcv.__version__} (ops built with CUDA "
-      f"{get_compiling_cuda_version()}), mmdet {mmdet.__version__}, "
-      f"mmseg {mmseg.__version__}, mmpretrain {mmpretrain.__version__}")'; then
-        echo "gpu-check: $PY lacks part of the stack; see $REPORT" >&2
-        exit 1
+fi
+run_into_report 'Environment and device' "$PY" -c '
+import mmcv, mmdet, mmengine, mmpretrain, mmseg, torch, triton
+import vsa_mm
+try:
+    from mmcv.ops import get_compiling_cuda_version
+    ops = f"ops built with CUDA {get_compiling_cuda_version()}"
+except ImportError:
+    ops = "no compiled ops"
+print(f"torch {torch.__version__}, triton {triton.__version__}, "
+      f"mmengine {mmengine.__version__}, mmcv {mmcv.__version__} ({ops}), "
+      f"mmdet {mmdet.__version__}, mmseg {mmseg.__version__}, "
+      f"mmpretrain {mmpretrain.__version__}")
+if not torch.cuda.is_available():
+    raise SystemExit("torch sees no CUDA GPU")
+print(torch.version.cuda, [torch.cuda.get_device_name(i)
+                           for i in range(torch.cuda.device_count())])' ||
+    fail "the environment lacks part of the stack or torch sees no GPU"
+
+# --- The steps ---------------------------------------------------------------
+TIER=(-m pytest -m cuda -rs -q -p no:cacheprovider)
+step_kernel() {
+    run_into_report 'Fused backend: accuracy, resources, launch widths' \
+        "$PY" benchmarks/check_triton_backend.py
+}
+bench() {  # bench DTYPE [--compile]
+    run_into_report "Layer benchmark, $1 ${2:-eager}" "$PY" benchmarks/bench_vsa_layer.py \
+        --device cuda --rounds 41 --warmup 5 --dtype "$1" ${2:+"$2"}
+}
+bench_backbones() {  # bench_backbones DTYPE [--compile]
+    run_into_report "Backbone benchmark, $1 ${2:-eager}" "$PY" benchmarks/bench_backbones.py \
+        --device cuda --batch 32 --rounds 21 --warmup 3 --dtype "$1" ${2:+"$2"}
+}
+step_layer() { bench fp32; bench bf16; }
+step_backbones() { bench_backbones fp32; bench_backbones bf16; }
+step_models() {
+    run_into_report 'GPU tier: layer and backbones' "$PY" "${TIER[@]}" tests/test_cuda/test_models_on_cuda.py
+}
+step_mmcv_ops() {
+    if [[ -n "$WHEELHOUSE" ]]; then
+        run_into_report "mmcv's CUDA ops, compiled for this GPU" \
+            "$PY" tools/wheelhouse.py install "$WHEELHOUSE" --mmcv-ops
     fi
-elif ! run_into_report 'Set-up (mmcv with CUDA ops)' bash tools/setup_env.sh; then
-    echo "gpu-check: the set-up failed; see $REPORT" >&2
-    exit 1
-fi
-if ! run_into_report 'Device' "$PY" -c 'import torch; assert torch.cuda.is_available(), "torch sees no CUDA GPU"; print(torch.__version__, torch.version.cuda, [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())])'; then
-    echo "gpu-check: torch sees no CUDA GPU; see $REPORT" >&2
-    exit 1
-fi
-run_into_report 'GPU test tier' "$PY" -m pytest -m cuda -rs -q -p no:cacheprovider tests
-for compile in '' '--compile'; do
-    for dtype in fp32 bf16; do
-        run_into_report "Layer benchmark, $dtype ${compile:-eager}" \
-            "$PY" benchmarks/bench_vsa_layer.py --device cuda --rounds 41 --warmup 5 --dtype "$dtype" $compile
-        run_into_report "Backbone benchmark, $dtype ${compile:-eager}" \
-            "$PY" benchmarks/bench_backbones.py --device cuda --batch 32 --rounds 21 --warmup 3 --dtype "$dtype" $compile
-    done
+}
+step_training() {
+    run_into_report 'GPU tier: mmcv ops and training' "$PY" "${TIER[@]}" tests/test_cuda/test_training_on_cuda.py
+}
+step_compiled() {
+    bench fp32 --compile
+    bench bf16 --compile
+    bench_backbones fp32 --compile
+    bench_backbones bf16 --compile
+}
+
+for step in $STEPS; do
+    "step_${step//-/_}"
 done
 echo "gpu-check: report in $REPORT (status $status)"
 exit "$status"
