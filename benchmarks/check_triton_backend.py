@@ -26,7 +26,8 @@ import argparse
 import contextlib
 import copy
 import itertools
-from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
+import traceback
+from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -294,15 +295,29 @@ def main() -> None:
     args = parser.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit('check_triton_backend.py: needs a CUDA GPU')
-    header = (f'torch {torch.__version__}, '
-              f'{torch.cuda.get_device_name()}, triton '
-              f'{__import__("triton").__version__}')
-    tables = [[header],
-              accuracy_table(),
-              resources_table(),
-              determinism_table(),
-              warps_table(tuple(args.batches))]
-    print('\n\n'.join('\n'.join(t) for t in tables))  # noqa: T201
+    triton_version = __import__('triton').__version__
+    header = (f'torch {torch.__version__}, {torch.cuda.get_device_name()}, '
+              f'triton {triton_version}')
+    print(header, flush=True)  # noqa: T201
+    tables: Dict[str, Callable[[], List[str]]] = {
+        'accuracy': accuracy_table,
+        'resources': resources_table,
+        'determinism': determinism_table,
+        'launch widths': lambda: warps_table(tuple(args.batches)),
+    }
+    failed = []
+    # Each table is printed when it is done, and a failing one (with its
+    # traceback) does not cost the others: a GPU run is rare and short.
+    for title, table in tables.items():
+        try:
+            lines = table()
+        except Exception:  # noqa: B902  reported, then the next table
+            lines = [f'{title}: failed', traceback.format_exc()]
+            failed.append(title)
+        print('\n' + '\n'.join(lines), flush=True)  # noqa: T201
+    if failed:
+        raise SystemExit('check_triton_backend.py: failed: ' +
+                         ', '.join(failed))
 
 
 if __name__ == '__main__':
