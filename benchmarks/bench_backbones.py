@@ -35,7 +35,7 @@ from mmpretrain.models import SwinTransformer
 from vsa_mm.models import SwinTransformerVSA, ViTAEv2, VSAWindowAttention
 from vsa_mm.models.layers.varied_window_attention import check_backend
 
-from bench_vsa_layer import DTYPES, saved_tensor_bytes  # isort: skip
+from bench_vsa_layer import DTYPES, emit, saved_tensor_bytes  # isort: skip
 
 
 def with_backend(model: nn.Module, backend: str) -> nn.Module:
@@ -151,14 +151,15 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
 
-    lines = [
+    # Printed as measured: a run stopped half-way keeps the pairs done.
+    emit([
         f'torch {torch.__version__}, {device}, {torch.get_num_threads()} '
         f'thread(s), batch {args.batch}, {args.size}x{args.size}, median of '
         f'{args.rounds} interleaved rounds, {args.dtype}, '
         f'{"compiled" if args.compile else "eager"}', '',
         '| backbone | fwd+bwd ms | time ratio | saved MiB | memory ratio | '
         'peak MiB |', '|---|---:|---:|---:|---:|---:|'
-    ]
+    ])
     for models in build_pairs(args.vsa_backends).values():
         for model in models.values():
             # mmpretrain's SwinTransformer.train() returns None, not self.
@@ -171,12 +172,13 @@ def main() -> None:
         results = measure(models, args.batch, args.size, args.rounds,
                           args.warmup, device, args.dtype)
         base_ms, base_bytes, _ = next(iter(results.values()))
+        rows = []
         for name, (ms, saved, peak) in results.items():
             peak_mib = f'{peak / 2**20:.0f}' if device.type == 'cuda' else '-'
-            lines.append(f'| {name} | {ms:.0f} | {ms / base_ms:.2f}x | '
-                         f'{saved / 2**20:.0f} | {saved / base_bytes:.2f}x | '
-                         f'{peak_mib} |')
-    print('\n'.join(lines))  # noqa: T201  the benchmark's output is its table
+            rows.append(f'| {name} | {ms:.0f} | {ms / base_ms:.2f}x | '
+                        f'{saved / 2**20:.0f} | {saved / base_bytes:.2f}x | '
+                        f'{peak_mib} |')
+        emit(rows)
 
 
 if __name__ == '__main__':

@@ -203,14 +203,15 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
 
-    lines = [
+    # Printed as measured: a run stopped half-way keeps the shapes done.
+    emit([
         f'torch {torch.__version__}, device {device}, '
         f'{torch.get_num_threads()} thread(s), median of {args.rounds} '
         f'interleaved rounds, {args.dtype}, '
         f'{"compiled" if args.compile else "eager"}', '',
         '| shape | layer | fwd+bwd ms | time ratio | saved MiB | '
         'memory ratio | peak MiB |', '|---|---|---:|---:|---:|---:|---:|'
-    ]
+    ])
     batches = args.batches or DEFAULT_BATCHES.get(device.type, (4, ))
     shapes = [
         shape._replace(batch=batch) for batch in batches for shape in SHAPES
@@ -219,14 +220,20 @@ def main() -> None:
         results = measure(shape, device, args.rounds, args.warmup,
                           args.compile, args.dtype)
         base_ms, base_bytes, _ = results['WindowMSA (mmpretrain)']
+        rows = []
         for name, (ms, saved, peak) in results.items():
             peak_mib = f'{peak / 2**20:.1f}' if device.type == 'cuda' else '-'
-            lines.append(f'| {shape.name} (B={shape.batch}, '
-                         f'{shape.height}x{shape.width}, C={shape.channels}, '
-                         f'{shape.heads} heads) | {name} | {ms:.1f} | '
-                         f'{ms / base_ms:.2f}x | {saved / 2**20:.1f} | '
-                         f'{saved / base_bytes:.2f}x | {peak_mib} |')
-    print('\n'.join(lines))  # noqa: T201  the benchmark's output is its table
+            rows.append(f'| {shape.name} (B={shape.batch}, '
+                        f'{shape.height}x{shape.width}, C={shape.channels}, '
+                        f'{shape.heads} heads) | {name} | {ms:.1f} | '
+                        f'{ms / base_ms:.2f}x | {saved / 2**20:.1f} | '
+                        f'{saved / base_bytes:.2f}x | {peak_mib} |')
+        emit(rows)
+
+
+def emit(lines: List[str]) -> None:
+    """Print table lines now (the benchmark's output is its table)."""
+    print('\n'.join(lines), flush=True)  # noqa: T201
 
 
 if __name__ == '__main__':
