@@ -34,6 +34,9 @@
 # Exits non-zero if the environment or a step fails.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# Output reaches the report as it is printed, also from a step stopped by
+# the budget.
+export PYTHONUNBUFFERED=1
 REPORT="${VSA_MM_GPU_REPORT:-work_dirs/gpu_check/report.md}"
 PY="${VSA_MM_PYTHON:-.venv/bin/python}"
 WHEELHOUSE="${VSA_MM_WHEELHOUSE:-}"
