@@ -1,5 +1,4 @@
-"""tools/wheelhouse.py (a wheelhouse for a machine without internet) and the
-command line of tools/gpu_check.sh, which installs from it.
+"""tools/wheelhouse.py: a wheelhouse for a machine without internet.
 
 Nothing here downloads: ``download`` is checked through its selection of
 what to fetch, ``install`` for real, into a throw-away environment layered
@@ -14,7 +13,6 @@ import sysconfig
 import textwrap
 from pathlib import Path
 
-import pytest
 from tool_helpers import REPO, Result, assert_one_line_error, run_tool
 
 
@@ -133,15 +131,14 @@ def test_install_adds_what_the_environment_lacks_and_replaces_nothing(
     assert result.returncode == 0, result.stdout + result.stderr
     assert 'installing 1 of the 2 wheels' in result.stdout
     assert 'mmcv is installed already' in result.stdout
-    probe = subprocess.run(
-        [
-            str(python), '-c', 'import importlib.metadata as m, '
-            'vsa_mm_wheelhouse_probe as p; '
-            'print(p.__file__); print(m.version("yapf"))'
-        ],
-        check=True,
-        capture_output=True,
-        text=True).stdout.split()
+    probe = subprocess.run([
+        str(python), '-c', 'import importlib.metadata as m, '
+        'vsa_mm_wheelhouse_probe as p; '
+        'print(p.__file__); print(m.version("yapf"))'
+    ],
+                           check=True,
+                           capture_output=True,
+                           text=True).stdout.split()
     assert Path(probe[0]).is_relative_to(tmp_path / 'env')
     assert probe[1] == importlib.metadata.version('yapf') != '0.0.1'
     assert importlib.util.find_spec('vsa_mm_wheelhouse_probe') is None
@@ -153,42 +150,3 @@ def test_install_refuses_a_wheelhouse_without_mmcv_archive(tmp_path):
     assert_one_line_error(result, 'mmcv source archive', 'found 0')
     result = _install(Path(sys.executable), str(tmp_path / 'missing'))
     assert_one_line_error(result, 'no wheelhouse directory')
-
-
-def _gpu_check(tmp_path: Path, **env: str) -> Result:
-    proc = subprocess.run(['bash', str(REPO / 'tools/gpu_check.sh')],
-                          env=dict(
-                              os.environ,
-                              VSA_MM_GPU_REPORT=str(tmp_path / 'report.md'),
-                              **env),
-                          capture_output=True,
-                          text=True,
-                          timeout=300)
-    return Result(proc.returncode, proc.stdout, proc.stderr)
-
-
-@pytest.mark.parametrize('env, message', [
-    (dict(VSA_MM_GPU_STEPS='kernel benchmark'), "unknown step 'benchmark'"),
-    (dict(VSA_MM_GPU_BUDGET='10m'), "got '10m'"),
-    (dict(VSA_MM_WHEELHOUSE='.whl'), 'needs VSA_MM_PYTHON'),
-])
-def test_gpu_check_rejects_a_bad_request_in_one_line(tmp_path, env, message):
-    result = _gpu_check(tmp_path, **env)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0], result.stderr
-
-
-def test_gpu_check_stops_at_the_environment_without_a_gpu(tmp_path):
-    import torch
-    if torch.cuda.is_available():
-        pytest.skip('this machine has a GPU, so the check would run whole')
-    result = _gpu_check(
-        tmp_path, VSA_MM_PYTHON=sys.executable, VSA_MM_GPU_STEPS='kernel')
-    assert result.returncode == 1
-    assert 'torch sees no GPU' in result.stderr
-    report = (tmp_path / 'report.md').read_text()
-    # The environment was read (versions), then the check stopped there.
-    assert 'mmpretrain 1.2.0' in report
-    assert '**Stopped:**' in report
-    assert 'Fused backend' not in report

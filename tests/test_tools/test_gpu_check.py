@@ -1,0 +1,80 @@
+"""tools/gpu_check.sh (``make gpu-check``) on a machine without a GPU: its
+command line, where it stops, and its time budget, with a stand-in
+interpreter whose steps only sleep."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tool_helpers import REPO, Result
+
+
+def _gpu_check(tmp_path: Path, **env: str) -> Result:
+    proc = subprocess.run(['bash', str(REPO / 'tools/gpu_check.sh')],
+                          env=dict(
+                              os.environ,
+                              VSA_MM_GPU_REPORT=str(tmp_path / 'report.md'),
+                              **env),
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.mark.parametrize('env, message', [
+    (dict(VSA_MM_GPU_STEPS='kernel benchmark'), "unknown step 'benchmark'"),
+    (dict(VSA_MM_GPU_BUDGET='10m'), "got '10m'"),
+    (dict(VSA_MM_WHEELHOUSE='.whl'), 'needs VSA_MM_PYTHON'),
+])
+def test_gpu_check_rejects_a_bad_request_in_one_line(tmp_path, env, message):
+    result = _gpu_check(tmp_path, **env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_gpu_check_stops_at_the_environment_without_a_gpu(tmp_path):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip('this machine has a GPU, so the check would run whole')
+    result = _gpu_check(
+        tmp_path, VSA_MM_PYTHON=sys.executable, VSA_MM_GPU_STEPS='kernel')
+    assert result.returncode == 1
+    assert 'torch sees no GPU' in result.stderr
+    report = (tmp_path / 'report.md').read_text()
+    # The environment was read (versions), then the check stopped there.
+    assert 'mmpretrain 1.2.0' in report
+    assert '**Stopped:**' in report
+    assert 'Fused backend' not in report
+
+
+def _stand_in_python(root: Path) -> Path:
+    """An "interpreter" that passes the environment check (``-c``) and
+    sleeps for a minute as any step."""
+    python = root / 'python'
+    python.write_text('#!/usr/bin/env bash\n'
+                      'if [[ "$1" == -c ]]; then echo "stand-in stack"; '
+                      'exit 0; fi\n'
+                      'echo "step $*"\nexec sleep 60\n')
+    python.chmod(0o755)
+    return python
+
+
+def test_gpu_check_stops_a_step_at_the_budget_and_runs_no_more(tmp_path):
+    result = _gpu_check(
+        tmp_path,
+        VSA_MM_PYTHON=str(_stand_in_python(tmp_path)),
+        VSA_MM_GPU_STEPS='kernel layer',
+        VSA_MM_GPU_BUDGET='3')
+    assert result.returncode == 1
+    report = (tmp_path / 'report.md').read_text()
+    kernel, *layer = report.split('## Fused backend')[1].split(
+        '## Layer benchmark')
+    assert 'step benchmarks/check_triton_backend.py' in kernel
+    assert 'exit status 124' in kernel
+    assert 'stopped: the budget ran out' in kernel
+    # The step after it (its fp32 and bf16 benchmarks) did not start.
+    assert len(layer) == 2
+    assert all('not run: the budget ran out' in part for part in layer)
+    assert 'step benchmarks/bench_vsa_layer.py' not in report
