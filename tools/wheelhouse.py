@@ -29,6 +29,9 @@ the wheel is cached in ``$VSA_MM_CACHE``, default ``~/.cache/vsa_mm``, and
 compiled once per machine). Last, it checks that mmpretrain's models
 import. vsa_mm itself then runs from the checkout (``PYTHONPATH``).
 
+``compile-mmcv DIR`` compiles that cached wheel without installing it, so
+that it can run in the background beside programs that import mmcv.
+
 Examples::
 
     python3 tools/wheelhouse.py download .whl --python-version 3.12
@@ -325,8 +328,9 @@ def _compiled_mmcv(archive: str) -> str:
         TORCH_CUDA_ARCH_LIST=archs)
 
 
-def install(directory: str, mmcv_ops: bool) -> None:
-    """Install the wheels this environment lacks, then mmcv."""
+def _wheelhouse_archive(directory: str) -> str:
+    """mmcv's archive in ``directory``, once this Python is known to have
+    what the wheelhouse leaves out."""
     for module in ('torch', 'torchvision'):
         if importlib.util.find_spec(module) is None:
             raise WheelhouseError(
@@ -334,7 +338,19 @@ def install(directory: str, mmcv_ops: bool) -> None:
                 'wheelhouse leaves out: install it first')
     if not osp.isdir(directory):
         raise WheelhouseError(f'no wheelhouse directory {directory!r}')
-    archive = _mmcv_archive(directory)
+    return _mmcv_archive(directory)
+
+
+def compile_mmcv(directory: str) -> None:
+    """Compile mmcv's ops into the cache, installing nothing (so that it
+    can run beside programs that use the installed mmcv)."""
+    LOGGER.info('mmcv with compiled ops: %s',
+                _compiled_mmcv(_wheelhouse_archive(directory)))
+
+
+def install(directory: str, mmcv_ops: bool) -> None:
+    """Install the wheels this environment lacks, then mmcv."""
+    archive = _wheelhouse_archive(directory)
     have = _installed_here()
     wheels = sorted(glob.glob(osp.join(directory, '*.whl')))
     missing = [path for path in wheels if wheel_distribution(path) not in have]
@@ -408,6 +424,11 @@ def main() -> None:
         '--mmcv-ops',
         action='store_true',
         help="compile mmcv's ops (CUDA ops too where torch sees a GPU)")
+    build = commands.add_parser(
+        'compile-mmcv',
+        help="on the target: compile mmcv's ops into the cache that "
+        '`install --mmcv-ops` takes them from; installs nothing')
+    build.add_argument('dir', help='the wheelhouse')
     args = parser.parse_args()
     logging.basicConfig(
         level=logging.INFO,
@@ -421,6 +442,8 @@ def main() -> None:
             installed = read_installed(args.installed) \
                 if args.installed else set()
             download(args.dir, args.python_version, installed)
+        elif args.command == 'compile-mmcv':
+            compile_mmcv(args.dir)
         else:
             install(args.dir, args.mmcv_ops)
     except WheelhouseError as error:
