@@ -7,11 +7,12 @@ torchvision but cannot reach PyPI. Two commands:
 22.2+. It writes into ``DIR``:
 
 - the wheels of the OpenMMLab packages (``requirements/runtime.txt``), of
-  the test tools (``requirements/tests.txt``), of what compiling mmcv needs
-  (setuptools, wheel, ninja) and of everything they depend on, for the
-  target's Python version on x86-64 Linux, except the torch family (torch,
-  torchvision, torchaudio, triton, NVIDIA's libraries) and the
-  distributions named in ``--installed``;
+  the test tools (``requirements/tests.txt``) and of everything they depend
+  on, for the target's Python version on x86-64 Linux, except the torch
+  family (torch, torchvision, torchaudio, triton, NVIDIA's libraries) and
+  the distributions named in ``--installed``;
+- in ``DIR/build-tools``, what compiling mmcv needs besides torch
+  (setuptools < 81, wheel, ninja), which only the compile sees;
 - mmcv's source archive, which the target compiles for its own torch. It
   is fetched from the index's JSON listing (PEP 691, ``PIP_INDEX_URL`` or
   PyPI) and its SHA-256 checked, because ``pip download`` would run its
@@ -64,9 +65,10 @@ from typing import Iterable, List, NoReturn, Optional, Set, Tuple
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 REQUIREMENTS = ('runtime.txt', 'tests.txt')
-#: What compiling mmcv needs besides torch (setuptools < 81 still has the
-#: pkg_resources mmcv's setup.py imports).
-BUILD_REQUIREMENTS = ('setuptools>=77,<81', 'wheel', 'ninja')
+#: What compiling mmcv needs besides torch, in ``DIR/build-tools``: put on
+#: the path of the compile only, whatever the target has (setuptools < 81
+#: still has the pkg_resources that mmcv's setup.py imports).
+BUILD_TOOLS = ('setuptools>=77,<81', 'wheel', 'ninja')
 MMCV_VERSION = '2.1.0'
 #: Distributions the target must already have: they come with its torch.
 TORCH_FAMILY = re.compile(r'^(torch|torchvision|torchaudio|triton|nvidia-.*|'
@@ -203,8 +205,7 @@ def resolve(python_version: str) -> List[Tuple[str, str]]:
             requirement_args += ['-r', osp.join(REPO, 'requirements', name)]
         _pip('install', '--quiet', '--dry-run', '--ignore-installed',
              '--target', osp.join(scratch, 'target'), '--report', report,
-             *_target_args(python_version), *requirement_args,
-             *BUILD_REQUIREMENTS)
+             *_target_args(python_version), *requirement_args)
         with open(report, encoding='utf-8') as file:
             install = json.load(file)['install']
     return [(item['metadata']['name'], item['metadata']['version'])
@@ -257,6 +258,9 @@ def download(directory: str, python_version: str, installed: Set[str]) -> None:
         _pip('download', '--quiet', '--no-deps', '--dest', directory,
              *_target_args(python_version),
              *(f'{name}=={version}' for name, version in pairs))
+    _pip('download', '--quiet', '--no-deps', '--dest',
+         osp.join(directory, 'build-tools'), *_target_args(python_version),
+         *BUILD_TOOLS)
     download_source_archive(directory, 'mmcv', MMCV_VERSION)
     LOGGER.info('wheelhouse ready: %s', directory)
 
@@ -283,23 +287,37 @@ def _mmcv_archive(directory: str) -> str:
     return archives[0]
 
 
-def _build_mmcv(archive: str, output: str, **env: str) -> str:
-    """Compile an mmcv wheel into ``output`` (tools/build_mmcv.sh)."""
-    result = subprocess.run([
-        'bash',
-        osp.join(REPO, 'tools', 'build_mmcv.sh'), sys.executable, archive,
-        output
-    ],
-                            env={
-                                **os.environ,
-                                **env
-                            })
+def _build_mmcv(directory: str, output: str, **env: str) -> str:
+    """Compile an mmcv wheel from the wheelhouse ``directory`` into
+    ``output`` (tools/build_mmcv.sh), with the wheelhouse's build tools."""
+    tools = glob.glob(osp.join(directory, 'build-tools', '*.whl'))
+    if not tools:
+        raise WheelhouseError(
+            f'no build tools in {osp.join(directory, "build-tools")!r} '
+            '(make the wheelhouse with `wheelhouse.py download`)')
+    with tempfile.TemporaryDirectory() as overlay:
+        _pip('install', '--quiet', '--no-index', '--no-deps', '--target',
+             overlay, *tools)
+        env.update(
+            PYTHONPATH=os.pathsep.join(
+                filter(None, [overlay, os.environ.get('PYTHONPATH')])),
+            PATH=os.pathsep.join(
+                [osp.join(overlay, 'bin'), os.environ['PATH']]))
+        result = subprocess.run([
+            'bash',
+            osp.join(REPO, 'tools', 'build_mmcv.sh'), sys.executable,
+            _mmcv_archive(directory), output
+        ],
+                                env={
+                                    **os.environ,
+                                    **env
+                                })
     if result.returncode != 0:
         raise WheelhouseError('building mmcv failed (its output is above)')
     return glob.glob(osp.join(output, 'mmcv*.whl'))[0]
 
 
-def _compiled_mmcv(archive: str) -> str:
+def _compiled_mmcv(directory: str) -> str:
     """mmcv with its compiled ops for this torch and these GPUs: the cached
     wheel, or one compiled now."""
     import torch
@@ -313,24 +331,24 @@ def _compiled_mmcv(archive: str) -> str:
            (f'cuda{torch.version.cuda}-sm{re.sub("[.;]", "", archs)}'
             if archs else 'cuda0'))
     cache = os.environ.get('VSA_MM_CACHE', osp.expanduser('~/.cache/vsa_mm'))
-    output = osp.join(cache,
-                      osp.basename(archive)[:-len('.tar.gz')] + '-' + tag)
+    archive = osp.basename(_mmcv_archive(directory))
+    output = osp.join(cache, archive[:-len('.tar.gz')] + '-' + tag)
     cached = glob.glob(osp.join(output, 'mmcv-*.whl'))
     if cached:
         LOGGER.info('mmcv compiled earlier: %s', cached[0])
         return cached[0]
     LOGGER.info('compiling mmcv\'s ops (%s) into %s', tag, output)
     return _build_mmcv(
-        archive,
+        directory,
         output,
         MMCV_WITH_OPS='1',
         FORCE_CUDA='1' if archs else '0',
         TORCH_CUDA_ARCH_LIST=archs)
 
 
-def _wheelhouse_archive(directory: str) -> str:
-    """mmcv's archive in ``directory``, once this Python is known to have
-    what the wheelhouse leaves out."""
+def _check_wheelhouse(directory: str) -> None:
+    """Fail unless this Python has what the wheelhouse leaves out and
+    ``directory`` holds mmcv's archive."""
     for module in ('torch', 'torchvision'):
         if importlib.util.find_spec(module) is None:
             raise WheelhouseError(
@@ -338,19 +356,19 @@ def _wheelhouse_archive(directory: str) -> str:
                 'wheelhouse leaves out: install it first')
     if not osp.isdir(directory):
         raise WheelhouseError(f'no wheelhouse directory {directory!r}')
-    return _mmcv_archive(directory)
+    _mmcv_archive(directory)
 
 
 def compile_mmcv(directory: str) -> None:
     """Compile mmcv's ops into the cache, installing nothing (so that it
     can run beside programs that use the installed mmcv)."""
-    LOGGER.info('mmcv with compiled ops: %s',
-                _compiled_mmcv(_wheelhouse_archive(directory)))
+    _check_wheelhouse(directory)
+    LOGGER.info('mmcv with compiled ops: %s', _compiled_mmcv(directory))
 
 
 def install(directory: str, mmcv_ops: bool) -> None:
     """Install the wheels this environment lacks, then mmcv."""
-    archive = _wheelhouse_archive(directory)
+    _check_wheelhouse(directory)
     have = _installed_here()
     wheels = sorted(glob.glob(osp.join(directory, '*.whl')))
     missing = [path for path in wheels if wheel_distribution(path) not in have]
@@ -361,7 +379,7 @@ def install(directory: str, mmcv_ops: bool) -> None:
         _pip('install', '--quiet', '--no-index', '--no-deps', '--no-compile',
              *missing)
     if mmcv_ops:
-        wheel = _compiled_mmcv(archive)
+        wheel = _compiled_mmcv(directory)
         if _distribution_version('mmcv-lite') is not None:
             _pip('uninstall', '--quiet', '--yes', 'mmcv-lite')
         _pip('install', '--quiet', '--no-index', '--no-deps',
@@ -372,7 +390,7 @@ def install(directory: str, mmcv_ops: bool) -> None:
         LOGGER.info('installing mmcv without compiled ops (mmcv-lite)')
         with tempfile.TemporaryDirectory() as scratch:
             _pip('install', '--quiet', '--no-index', '--no-deps',
-                 _build_mmcv(archive, scratch, MMCV_WITH_OPS='0'))
+                 _build_mmcv(directory, scratch, MMCV_WITH_OPS='0'))
     _check_mmpretrain_imports()
 
 
