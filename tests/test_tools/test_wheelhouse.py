@@ -4,6 +4,7 @@ Nothing here downloads: ``download`` is checked through its selection of
 what to fetch, ``install`` for real, into a throw-away environment layered
 on this one.
 """
+import doctest
 import importlib.metadata
 import importlib.util
 import os
@@ -150,3 +151,9 @@ def test_install_refuses_a_wheelhouse_without_mmcv_archive(tmp_path):
     assert_one_line_error(result, 'mmcv source archive', 'found 0')
     result = _install(Path(sys.executable), str(tmp_path / 'missing'))
     assert_one_line_error(result, 'no wheelhouse directory')
+
+
+def test_wheelhouse_docstring_examples_hold():
+    """tools/ is outside the doctest paths: its examples run here."""
+    results = doctest.testmod(wheelhouse)
+    assert results.attempted >= 4 and results.failed == 0, results
