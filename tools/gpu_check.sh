@@ -10,7 +10,8 @@
 #              reference, registers and spills, launch widths
 #              (benchmarks/check_triton_backend.py)
 #   layer      the layer benchmark, fp32 and bf16, eager (B=4 and 64)
-#   backbones  the backbone benchmark, fp32 and bf16, eager
+#   backbones  the backbone benchmark, fp32 and bf16, eager, the VSA models
+#              with the reference and with the fused backend
 #   models     the GPU tier's layer and backbone tests (no mmcv op needed)
 #   mmcv-ops   with a wheelhouse: mmcv's CUDA ops for this GPU, compiled
 #              (in the background from the models step on) and installed;
@@ -139,12 +140,18 @@ bench() {  # bench DTYPE [--compile]
     run_into_report "Layer benchmark, $1 ${2:-eager}" "$PY" benchmarks/bench_vsa_layer.py \
         --device cuda --rounds 41 --warmup 5 --dtype "$1" ${2:+"$2"}
 }
-bench_backbones() {  # bench_backbones DTYPE [--compile]
-    run_into_report "Backbone benchmark, $1 ${2:-eager}" "$PY" benchmarks/bench_backbones.py \
-        --device cuda --batch 32 --rounds 21 --warmup 3 --dtype "$1" ${2:+"$2"}
+bench_backbones() {  # bench_backbones DTYPE [OPTION...]
+    local dtype="$1"
+    shift
+    run_into_report "Backbone benchmark, $dtype $*" "$PY" benchmarks/bench_backbones.py \
+        --device cuda --batch 32 --rounds 21 --warmup 3 --dtype "$dtype" "$@"
 }
 step_layer() { bench fp32; bench bf16; }
-step_backbones() { bench_backbones fp32; bench_backbones bf16; }
+# Eager: a row per VSA backend that 'auto' may choose on CUDA.
+step_backbones() {
+    bench_backbones fp32 --vsa-backends reference triton
+    bench_backbones bf16 --vsa-backends reference triton
+}
 step_models() {
     run_into_report 'GPU tier: layer and backbones' "$PY" "${TIER[@]}" tests/test_cuda/test_models_on_cuda.py
 }
