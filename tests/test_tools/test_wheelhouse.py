@@ -7,7 +7,6 @@ on this one.
 import doctest
 import importlib.metadata
 import importlib.util
-import os
 import subprocess
 import sys
 import sysconfig
@@ -106,15 +105,8 @@ def _layered_environment(root: Path) -> Path:
 
 
 def _install(python: Path, *args: str) -> Result:
-    env = dict(os.environ, PYTHONWARNINGS='ignore')
-    proc = subprocess.run(
-        [str(python),
-         str(REPO / 'tools/wheelhouse.py'), 'install', *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300)
-    return Result(proc.returncode, proc.stdout, proc.stderr)
+    return run_tool(
+        'wheelhouse.py', 'install', *args, timeout=300, python=str(python))
 
 
 def test_install_adds_what_the_environment_lacks_and_replaces_nothing(

@@ -27,12 +27,15 @@ def run_tool(script: str,
              *args: str,
              cwd: Optional[str] = None,
              timeout: int = 600,
-             env: Optional[dict] = None) -> Result:
-    """Run ``tools/<script>`` with this interpreter (warnings off)."""
+             env: Optional[dict] = None,
+             python: Optional[str] = None) -> Result:
+    """Run ``tools/<script>`` with ``python`` (default: this interpreter),
+    warnings off."""
     env = dict(os.environ, PYTHONWARNINGS='ignore', **(env or {}))
     env.pop('VSA_MM_TRACEBACK', None)
     proc = subprocess.run(
-        [sys.executable, str(REPO / 'tools' / script), *args],
+        [python or sys.executable,
+         str(REPO / 'tools' / script), *args],
         cwd=cwd or str(REPO),
         env=env,
         capture_output=True,
