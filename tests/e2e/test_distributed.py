@@ -2,21 +2,15 @@
 import json
 import os
 import os.path as osp
-import socket
 import sys
 
 import pytest
 import torch
-from helpers.e2e import DEMO_CONFIGS, REPO, run, write_recording_config
+from helpers.e2e import (DEMO_CONFIGS, REPO, free_port, run,
+                         write_recording_config)
 from helpers.record_weights_hook import weights_checksum
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def test_two_process_training_synchronises_gradients(demo_workspace, tmp_path):
@@ -30,7 +24,7 @@ def test_two_process_training_synchronises_gradients(demo_workspace, tmp_path):
     run([
         sys.executable, '-m', 'torch.distributed.run', '--nnodes', '1',
         '--nproc_per_node', '2', '--master_port',
-        str(_free_port()),
+        str(free_port()),
         osp.join(REPO, 'tools', 'train.py'), config, '--launcher', 'pytorch',
         '--work-dir', work_dir
     ],

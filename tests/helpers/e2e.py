@@ -3,6 +3,7 @@ import json
 import os
 import os.path as osp
 import re
+import socket
 import subprocess
 import sys
 from glob import glob
@@ -20,6 +21,14 @@ DEMO_CONFIGS = {
     'mmpretrain': osp.join(REPO,
                            'configs/demo/swin-tiny-vsa_demo-imagenet.py'),
 }
+
+
+def free_port() -> int:
+    """A TCP port free on this machine now, for a launcher's rendezvous
+    (each concurrent test gets its own)."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
 
 
 def run(cmd: List[str],

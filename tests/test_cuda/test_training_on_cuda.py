@@ -13,6 +13,7 @@ import sys
 import pytest
 import torch
 from helpers.cuda import CUDA, CUDA_TIER
+from helpers.e2e import free_port
 from helpers.paths import CONFIGS, REPO, TOOLS
 
 pytestmark = CUDA_TIER
@@ -134,6 +135,6 @@ def test_two_process_nccl_ddp(demo_workspace, tmp_path):
         '--launcher',
         'pytorch',
         launcher=(sys.executable, '-m', 'torch.distributed.run',
-                  '--nproc_per_node=2', '--master_port=29533'))
+                  '--nproc_per_node=2', f'--master_port={free_port()}'))
     _assert_trained(result, config, work_dir)
     assert 'nccl' in (result.stdout + result.stderr).lower()
