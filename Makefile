@@ -28,7 +28,7 @@ test-quick: lint
 	$(PYTHON) -m pytest -m "not slow"
 
 test-cuda: setup
-	$(PYTHON) -m pytest -m cuda -rs
+	$(PYTHON) -m pytest -m cuda -n 0 -rs
 
 # On a GPU machine: CUDA set-up, the GPU benchmarks and the cuda tier, one
 # report (work_dirs/gpu_check/report.md); tools/gpu_check.sh lists the steps.

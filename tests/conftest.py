@@ -2,6 +2,10 @@
 
 Without a GPU, Triton's interpreter runs the fused backend's kernels on the
 CPU; Triton must see ``TRITON_INTERPRET=1`` before it is first imported.
+
+The suite runs in pytest-xdist workers (``-n`` in ``setup.cfg``); each
+worker, and every process it starts, gets its share of the CPU cores so
+that the workers do not oversubscribe them.
 """
 import os
 import os.path as osp
@@ -13,6 +17,17 @@ if not torch.cuda.is_available():
     os.environ.setdefault('TRITON_INTERPRET', '1')
 
 from vsa_mm.datasets import make_demo_data
+
+
+def _share_cores_between_workers() -> None:
+    workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))
+    if workers > 1:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        os.environ.setdefault('OMP_NUM_THREADS', str(threads))
+        torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
+
+
+_share_cores_between_workers()
 
 
 @pytest.fixture(scope='session')

@@ -131,7 +131,7 @@ print(torch.version.cuda, [torch.cuda.get_device_name(i)
     fail "the environment lacks part of the stack or torch sees no GPU"
 
 # --- The steps ---------------------------------------------------------------
-TIER=(-m pytest -m cuda -rs -q -p no:cacheprovider)
+TIER=(-m pytest -m cuda -n 0 -rs -q -p no:cacheprovider)
 step_kernel() {
     run_into_report 'Fused backend: accuracy, resources, launch widths' \
         "$PY" benchmarks/check_triton_backend.py
