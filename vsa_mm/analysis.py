@@ -23,12 +23,22 @@ from mmengine.analysis import (FlopAnalyzer, complexity_analysis,
                                parameter_count)
 from mmengine.analysis.jit_handles import generic_activation_jit, get_shape
 
+from vsa_mm.compat import FunctionOperator
 from vsa_mm.env_switches import switch
-from vsa_mm.models.layers.backends.gather import BILINEAR_GATHER_OP
-from vsa_mm.models.layers.backends.triton_fused import (FUSED_OP,
-                                                        fused_attention_macs)
+from vsa_mm.models.layers.backends.gather import (BILINEAR_GATHER_OP,
+                                                  bilinear_gather)
+from vsa_mm.models.layers.backends.triton_fused import (
+    FUSED_OP, fused_attention_macs, fused_varied_window_attention)
 
-GATHER_OP = BILINEAR_GATHER_OP
+
+def _traced_name(name: str, op: object) -> str:
+    """How ``torch.jit.trace`` records the operator ``op`` named ``name``:
+    by that name, or as the ``prim::PythonOp`` of its
+    ``torch.autograd.Function`` on a torch without custom operators."""
+    return op.traced_name if isinstance(op, FunctionOperator) else name
+
+
+GATHER_OP = _traced_name(BILINEAR_GATHER_OP, bilinear_gather)
 SDPA_OP = 'aten::scaled_dot_product_attention'
 
 
@@ -71,7 +81,8 @@ def fused_attention_flops(inputs: List[Any], outputs: List[Any]) -> int:
 #: FLOP handles of vsa_mm's operators, by traced name.
 OPERATOR_FLOP_HANDLES = {
     GATHER_OP: bilinear_gather_flops,
-    FUSED_OP: fused_attention_flops,
+    _traced_name(FUSED_OP, fused_varied_window_attention):
+    fused_attention_flops,
 }
 #: The handles :func:`count_flops_and_params` adds to MMEngine's.
 FLOP_HANDLES = {

@@ -15,9 +15,13 @@ import pytest
 import torch
 from helpers.models import SWIN_SMALL, move_windows
 from helpers.official import SMALL
+from helpers.torch_features import requires
 from torch._dynamo.testing import CompileCounterWithBackend
 
+from vsa_mm.compat import CUSTOM_OPS
 from vsa_mm.models import SwinTransformerVSA, ViTAEv2, VSAWindowAttention
+
+pytestmark = requires(CUSTOM_OPS)
 
 
 @pytest.fixture(autouse=True)

@@ -25,6 +25,8 @@ import sys
 import tempfile
 from typing import Dict, List, NamedTuple
 
+from vsa_mm.compat import triton_ahead_of_time
+
 #: Pointer types of the kernels' tensor arguments by storage dtype; every
 #: other pointer is float32.
 _STORAGE_POINTERS = ('qkv_ptr', 'out_ptr', 'grad_out_ptr')
@@ -110,6 +112,10 @@ def main(argv: List[str] = None) -> int:
             'triton_kernel_resources.py: unset TRITON_INTERPRET; the '
             'interpreter compiles nothing',
             file=sys.stderr)
+        return 2
+    missing = triton_ahead_of_time().missing()
+    if missing is not None:
+        print(f'triton_kernel_resources.py: {missing}', file=sys.stderr)
         return 2
     from vsa_mm.models.layers.backends.triton_fused import NUM_WARPS
     lines = [

@@ -13,13 +13,15 @@ every input size, and the model stays usable in eager mode afterwards.
 
 Requires ``onnx`` and ``onnxscript`` (``pip install vsa_mm[deploy]``).
 """
+import importlib
 import os
 from typing import Callable, Dict, Optional, Sequence, Union
 
 import torch
-import torch.fx.experimental._config as fx_config
 import torch.nn as nn
 from torch import Tensor
+
+from vsa_mm.compat import DYNAMO_EXPORT
 
 #: Input dimensions made dynamic by default: batch, height and width of an
 #: (N, C, H, W) image batch.
@@ -61,7 +63,8 @@ def onnx_translation_table() -> Dict[Callable, Callable]:
 
 
 def image_dynamic_shapes(
-        dims: Optional[Dict[int, str]] = None) -> Dict[int, torch.export.Dim]:
+        dims: Optional[Dict[int,
+                            str]] = None) -> Dict[int, 'torch.export.Dim']:
     """``torch.export`` dynamic dimensions of an (N, C, H, W) input.
 
     Args:
@@ -70,7 +73,11 @@ def image_dynamic_shapes(
 
     Returns:
         dict[int, torch.export.Dim]: For ``dynamic_shapes``.
+
+    Raises:
+        UnsupportedTorchError: If torch has no size-oblivious export.
     """
+    DYNAMO_EXPORT.require('the dynamo ONNX export')
     dims = DYNAMIC_IMAGE_DIMS if dims is None else dims
     return {
         axis: torch.export.Dim(name, min=MIN_IMAGE_SIZE if axis >= 2 else 1)
@@ -101,7 +108,11 @@ def export_onnx(model: nn.Module,
     Raises:
         TypeError: If ``example`` is not a 4-D floating tensor.
         ValueError: If ``model`` is in training mode.
+        UnsupportedTorchError: If torch has no size-oblivious export (the
+            TorchScript route, :mod:`vsa_mm.deployment.torchscript_symbolic`,
+            works on every supported torch).
     """
+    DYNAMO_EXPORT.require('the dynamo ONNX export')
     if not isinstance(example, Tensor) or example.dim() != 4 or \
             not example.is_floating_point():
         shape = tuple(example.shape) if isinstance(example, Tensor) else None
@@ -119,6 +130,7 @@ def export_onnx(model: nn.Module,
     # Size-oblivious reasoning: a size-1 dimension derived from the inputs
     # (one window in a row, say) is not special-cased, so the graph holds
     # for every size rather than for those like the example's.
+    fx_config = importlib.import_module('torch.fx.experimental._config')
     with fx_config.patch(backed_size_oblivious=True):
         program = torch.onnx.export(
             model, (example, ),

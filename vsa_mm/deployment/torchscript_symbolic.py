@@ -18,7 +18,8 @@ The dynamo exporter (``torch.onnx.export(..., dynamo=True)``) uses
 import torch
 from torch.onnx import register_custom_op_symbolic
 
-from ..models.layers.backends.gather import BILINEAR_GATHER_OP
+from vsa_mm.compat import CUSTOM_OPS
+from ..models.layers.backends.gather import BILINEAR_GATHER_OP, bilinear_gather
 
 #: The lowest opset the exported graph is valid for.
 MIN_OPSET = 11
@@ -49,9 +50,26 @@ def _bilinear_gather_opset13(g, rows, index, weights):
     return g.op('ReduceSum', weighted, _axes(g, 1), keepdims_i=0)
 
 
+def _bilinear_gather_symbolic(g, rows, index, weights):
+    """The symbolic of the operator's ``torch.autograd.Function`` form (a
+    torch without custom operators), for the export's opset."""
+    if g.opset >= 13:
+        return _bilinear_gather_opset13(g, rows, index, weights)
+    return _bilinear_gather_opset11(g, rows, index, weights)
+
+
 def register() -> None:
     """Register the symbolic functions (idempotent: a second registration
-    replaces the first)."""
+    replaces the first).
+
+    On a torch without custom operators the gather is a
+    ``torch.autograd.Function`` (:class:`vsa_mm.compat.FunctionOperator`),
+    whose ``symbolic`` the exporter calls instead.
+    """
+    if not CUSTOM_OPS.available:
+        bilinear_gather.function.symbolic = staticmethod(
+            _bilinear_gather_symbolic)
+        return
     register_custom_op_symbolic(BILINEAR_GATHER_OP, _bilinear_gather_opset11,
                                 MIN_OPSET)
     register_custom_op_symbolic(BILINEAR_GATHER_OP, _bilinear_gather_opset13,

@@ -2,7 +2,9 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers.torch_features import requires
 
+from vsa_mm.compat import CUSTOM_OPS
 from vsa_mm.models.layers.backends import gather as bilinear_gather_module
 from vsa_mm.models.layers.backends.gather import (BILINEAR_GATHER_OP,
                                                   bilinear_gather,
@@ -18,6 +20,7 @@ def _inputs(dtype, rows=23, channels=5, samples=17, corners=4, seed=0):
             torch.rand(samples, corners, dtype=dtype, generator=generator))
 
 
+@requires(CUSTOM_OPS)
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
 def test_opcheck(dtype):
     """Schema, fake tensors, autograd registration and AOT dispatch."""
@@ -50,6 +53,7 @@ def test_op_matches_an_explicit_gather_in_float64():
         torch.testing.assert_close(grad, expected_grad, rtol=0, atol=1e-13)
 
 
+@requires(CUSTOM_OPS)
 def test_op_is_registered_under_its_name():
     namespace, name = BILINEAR_GATHER_OP.split('::')
     packet = getattr(getattr(torch.ops, namespace), name)

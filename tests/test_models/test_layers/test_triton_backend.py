@@ -15,16 +15,21 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from helpers.paths import REPO
+from helpers.torch_features import requires
 from torch.utils.flop_counter import FlopCounterMode
 
+from vsa_mm.compat import CUSTOM_OPS, triton_ahead_of_time
 from vsa_mm.models import SwinTransformerVSA, VSAWindowAttention
 from vsa_mm.models.layers.backends import triton_fused
 from vsa_mm.models.layers.varied_window_attention import resolve_backend
 
-pytestmark = pytest.mark.skipif(
-    torch.cuda.is_available(),
-    reason='runs the kernels on CPU tensors, in Triton\'s interpreter; the '
-    'GPU tier (tests/test_cuda) covers them on a GPU')
+pytestmark = [
+    pytest.mark.skipif(
+        torch.cuda.is_available(),
+        reason='runs the kernels on CPU tensors, in Triton\'s interpreter; '
+        'the GPU tier (tests/test_cuda) covers them on a GPU'),
+    requires(CUSTOM_OPS)
+]
 
 
 def test_the_interpreter_runs_the_kernels():
@@ -340,6 +345,7 @@ def _run_tool(*args: str, env: Optional[dict] = None) -> str:
     return result.stdout
 
 
+@requires(triton_ahead_of_time())
 def test_ahead_of_time_compile_for_sm90_and_sm80_has_no_forward_spills():
     """Both kernels compile for Hopper and Ampere without a GPU; the forward
     spills nothing at Swin's head width; backward spills are reported."""

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from mmengine.logging import print_log
 from torch import Tensor
 
+from vsa_mm.compat import autocast_dtype, is_exporting
 from .backends.gather import attend_gather
 from .backends.reference import attend_reference
 from .backends.triton_fused import (fused_varied_window_attention,
@@ -77,7 +78,7 @@ def deterministic_backward_needed() -> bool:
 def exporting() -> bool:
     """Whether ``torch.export`` (the ONNX exporter's front end) or
     ``torch.jit.trace`` records this call."""
-    return torch.compiler.is_exporting() or torch.jit.is_tracing()
+    return is_exporting() or torch.jit.is_tracing()
 
 
 def resolve_backend(backend: str, device: torch.device) -> str:
@@ -175,9 +176,7 @@ def varied_window_attention(x_map: Tensor,
     backend = resolve_backend(check_backend(backend), x_map.device)
     if backend == 'triton':
         # The dtype the projection will produce (autocast included).
-        dtype = x_map.dtype
-        if torch.is_autocast_enabled(x_map.device.type):
-            dtype = torch.get_autocast_dtype(x_map.device.type)
+        dtype = autocast_dtype(x_map.device.type) or x_map.dtype
         reason = unsupported_reason(x_map.device, dtype, window_size,
                                     head_dims, attn_drop, training)
         if reason is not None:

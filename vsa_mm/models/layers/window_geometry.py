@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from vsa_mm.compat import is_compiling
+
 
 def is_tracing() -> bool:
     """Whether ``torch.compile``, ``torch.export`` or ``torch.jit.trace``
@@ -27,7 +29,7 @@ def is_tracing() -> bool:
     (padding or not, slicing or not) would become a guard that pins them:
     the functions here then take the branch-free path for every size.
     """
-    return torch.compiler.is_compiling() or torch.jit.is_tracing()
+    return is_compiling() or torch.jit.is_tracing()
 
 
 def size_max(a: Union[int, torch.SymInt],
@@ -252,8 +254,10 @@ def default_window_grid(height: int, width: int, window_size: int,
     relative = torch.stack([rx, ry], dim=-1).view(-1, 2)
 
     half = (window_size - 1) / 2
-    cy = torch.arange(height // window_size, **f64)
-    cx = torch.arange(width // window_size, **f64)
+    # Integer ranges, then cast: the length of a floating range of a
+    # symbolic size is a ceiling some tracers cannot bound.
+    cy = torch.arange(height // window_size, device=device).to(torch.float64)
+    cx = torch.arange(width // window_size, device=device).to(torch.float64)
     cy = (cy * window_size + half) * 2 / span_y - 1
     cx = (cx * window_size + half) * 2 / span_x - 1
     cy, cx = torch.meshgrid(cy, cx, indexing='ij')

@@ -16,7 +16,9 @@ align_corners=True)`` computes with three custom operators:
 They are ``torch.library`` custom ops with tensor and int arguments only, fake
 (meta) implementations and registered autograd, so ``torch.compile``,
 ``torch.export``, ``torch.jit.trace`` and FLOP counters see one named
-operator (:data:`BILINEAR_GATHER_OP`).
+operator (:data:`BILINEAR_GATHER_OP`). On a torch without custom ops they
+are ``torch.autograd.Function`` objects with the same numerics and autograd
+(:func:`vsa_mm.compat.operator`).
 
 The rows are a projection of the input (VSA's keys and values). They are not
 kept for backward but recomputed from the projection's input, which autograd
@@ -37,6 +39,7 @@ from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 from torch.utils.checkpoint import checkpoint
 
+from vsa_mm.compat import autocast_dtype, operator
 from ..window_geometry import (is_tracing, pad_to_window_multiple, padded_hw,
                                window_partition)
 from .attention import softmax_attention
@@ -48,28 +51,13 @@ BILINEAR_GATHER_OP = 'vsa_mm::bilinear_gather'
 RowProjection = Callable[[Tensor, Tensor, Optional[Tensor]], Tensor]
 
 
-@torch.library.custom_op(BILINEAR_GATHER_OP, mutates_args=())
-def bilinear_gather(rows: Tensor, index: Tensor, weights: Tensor) -> Tensor:
-    """``out[s] = sum_c weights[s, c] * rows[index[s, c]]``.
-
-    Args:
-        rows (Tensor): Rows of shape (R, C).
-        index (Tensor): int64 row numbers of shape (S, K), in ``[0, R)``.
-        weights (Tensor): Weights of shape (S, K), dtype of ``rows``.
-
-    Returns:
-        Tensor: Samples of shape (S, C).
-    """
-    return F.embedding_bag(index, rows, per_sample_weights=weights, mode='sum')
+def _bilinear_gather_grad_rows_fake(grad_out: Tensor, index: Tensor,
+                                    weights: Tensor, num_rows: int) -> Tensor:
+    return grad_out.new_empty(num_rows, grad_out.shape[1])
 
 
-@bilinear_gather.register_fake
-def _bilinear_gather_fake(rows: Tensor, index: Tensor,
-                          weights: Tensor) -> Tensor:
-    return rows.new_empty(index.shape[0], rows.shape[1])
-
-
-@torch.library.custom_op('vsa_mm::bilinear_gather_grad_rows', mutates_args=())
+@operator(
+    'vsa_mm::bilinear_gather_grad_rows', fake=_bilinear_gather_grad_rows_fake)
 def bilinear_gather_grad_rows(grad_out: Tensor, index: Tensor, weights: Tensor,
                               num_rows: int) -> Tensor:
     """Gradient of :func:`bilinear_gather` with respect to ``rows``.
@@ -94,14 +82,14 @@ def bilinear_gather_grad_rows(grad_out: Tensor, index: Tensor, weights: Tensor,
     return grad_rows
 
 
-@bilinear_gather_grad_rows.register_fake
-def _bilinear_gather_grad_rows_fake(grad_out: Tensor, index: Tensor,
-                                    weights: Tensor, num_rows: int) -> Tensor:
-    return grad_out.new_empty(num_rows, grad_out.shape[1])
+def _bilinear_gather_grad_weights_fake(grad_out: Tensor, rows: Tensor,
+                                       index: Tensor) -> Tensor:
+    return rows.new_empty(index.shape)
 
 
-@torch.library.custom_op(
-    'vsa_mm::bilinear_gather_grad_weights', mutates_args=())
+@operator(
+    'vsa_mm::bilinear_gather_grad_weights',
+    fake=_bilinear_gather_grad_weights_fake)
 def bilinear_gather_grad_weights(grad_out: Tensor, rows: Tensor,
                                  index: Tensor) -> Tensor:
     """Gradient of :func:`bilinear_gather` with respect to ``weights``.
@@ -123,21 +111,19 @@ def bilinear_gather_grad_weights(grad_out: Tensor, rows: Tensor,
     return grad_weights
 
 
-@bilinear_gather_grad_weights.register_fake
-def _bilinear_gather_grad_weights_fake(grad_out: Tensor, rows: Tensor,
-                                       index: Tensor) -> Tensor:
-    return rows.new_empty(index.shape)
+def _bilinear_gather_fake(rows: Tensor, index: Tensor,
+                          weights: Tensor) -> Tensor:
+    return rows.new_empty(index.shape[0], rows.shape[1])
 
 
-def _setup_context(ctx: torch.autograd.function.FunctionCtx,
-                   inputs: Tuple[Tensor, Tensor,
-                                 Tensor], output: Tensor) -> None:
+def _setup_context(ctx: FunctionCtx, inputs: Tuple[Tensor, Tensor, Tensor],
+                   output: Tensor) -> None:
     rows, index, weights = inputs
     ctx.save_for_backward(rows, index, weights)
 
 
 def _backward(
-        ctx: torch.autograd.function.FunctionCtx,
+        ctx: FunctionCtx,
         grad_out: Tensor) -> Tuple[Optional[Tensor], None, Optional[Tensor]]:
     rows, index, weights = ctx.saved_tensors
     grad_rows = grad_weights = None
@@ -149,7 +135,23 @@ def _backward(
     return grad_rows, None, grad_weights
 
 
-bilinear_gather.register_autograd(_backward, setup_context=_setup_context)
+@operator(
+    BILINEAR_GATHER_OP,
+    fake=_bilinear_gather_fake,
+    setup_context=_setup_context,
+    backward=_backward)
+def bilinear_gather(rows: Tensor, index: Tensor, weights: Tensor) -> Tensor:
+    """``out[s] = sum_c weights[s, c] * rows[index[s, c]]``.
+
+    Args:
+        rows (Tensor): Rows of shape (R, C).
+        index (Tensor): int64 row numbers of shape (S, K), in ``[0, R)``.
+        weights (Tensor): Weights of shape (S, K), dtype of ``rows``.
+
+    Returns:
+        Tensor: Samples of shape (S, C).
+    """
+    return F.embedding_bag(index, rows, per_sample_weights=weights, mode='sum')
 
 
 def bilinear_corners(grid: Tensor, map_hw: Tuple[int, int],
@@ -219,8 +221,7 @@ class _RecomputedRowGather(torch.autograd.Function):
                 weights: Tensor) -> Tensor:
         device_type = x.device.type
         ctx.project = project
-        ctx.autocast = (device_type, torch.is_autocast_enabled(device_type),
-                        torch.get_autocast_dtype(device_type))
+        ctx.autocast = (device_type, autocast_dtype(device_type))
         ctx.save_for_backward(x, weight, bias, index, weights)
         return _project_and_gather(project, x, weight, bias, index, weights)
 
@@ -233,9 +234,9 @@ class _RecomputedRowGather(torch.autograd.Function):
             None if t is None else t.detach().requires_grad_(needs)
             for t, needs in zip((x, weight, bias), needs_grad, strict=True)
         ]
-        device_type, autocast_enabled, autocast_dtype = ctx.autocast
+        device_type, dtype = ctx.autocast
         with torch.enable_grad(), torch.autocast(
-                device_type, dtype=autocast_dtype, enabled=autocast_enabled):
+                device_type, dtype=dtype, enabled=dtype is not None):
             rows = ctx.project(*inputs)
         grad_weights = None
         if ctx.needs_input_grad[5]:

@@ -34,8 +34,9 @@ from typing import Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
-from torch.utils.flop_counter import register_flop_formula
 
+from vsa_mm.compat import (CUSTOM_OPS, FLOP_FORMULAS, operator,
+                           register_flop_formula)
 from ..window_geometry import padded_size
 
 #: Qualified name of the forward operator.
@@ -49,15 +50,21 @@ _DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 #: Warps per program of each kernel.
 NUM_WARPS = {'forward': 8, 'backward': 8}
 
+#: Whether ``TRITON_INTERPRET`` asked for Triton's interpreter when this
+#: module was imported (read once: tracers cannot read the environment).
+_INTERPRET_REQUESTED = os.environ.get('TRITON_INTERPRET',
+                                      '0').lower() in ('1', 'true', 'yes',
+                                                       'on')
+
 
 def interpreting() -> bool:
     """Whether Triton runs kernels in its CPU interpreter.
 
-    That takes ``TRITON_INTERPRET=1`` set before Triton is first imported:
-    Triton decides then how to run its own library functions.
+    That takes ``TRITON_INTERPRET=1`` set before Triton and this module are
+    first imported: Triton decides then how to run its own library
+    functions.
     """
-    if os.environ.get('TRITON_INTERPRET',
-                      '0').lower() not in ('1', 'true', 'yes', 'on'):
+    if not _INTERPRET_REQUESTED:
         return False
     language = sys.modules.get('triton.language')
     if language is None:
@@ -106,6 +113,8 @@ def unsupported_reason(device: torch.device,
     Returns:
         str | None: A sentence naming the offending value.
     """
+    if not CUSTOM_OPS.available:
+        return CUSTOM_OPS.missing()
     if device.type != 'cuda' and not (device.type == 'cpu' and interpreting()):
         return (f'it runs on CUDA tensors (or on the CPU when '
                 f'TRITON_INTERPRET=1 is set before Triton is imported), got '
@@ -178,7 +187,99 @@ def _lse_shape(batch: int, height: int, width: int, window_size: int,
     return batch, windows, num_heads, window_size**2
 
 
-@torch.library.custom_op(FUSED_OP, mutates_args=())
+def _fused_backward_fake(
+        grad_out: Tensor, qkv: Tensor, offsets: Tensor, scales: Tensor,
+        table: Tensor, out: Tensor, lse: Tensor, batch: int, height: int,
+        width: int, scale: float, window_size: int,
+        num_heads: int) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    return (torch.empty_like(qkv), torch.empty_like(offsets),
+            torch.empty_like(scales), torch.empty_like(table))
+
+
+@operator(FUSED_OP + '_backward', fake=_fused_backward_fake)
+def fused_varied_window_attention_backward(
+        grad_out: Tensor, qkv: Tensor, offsets: Tensor, scales: Tensor,
+        table: Tensor, out: Tensor, lse: Tensor, batch: int, height: int,
+        width: int, scale: float, window_size: int,
+        num_heads: int) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Gradients of :func:`fused_varied_window_attention`.
+
+    Returns:
+        tuple[Tensor, Tensor, Tensor, Tensor]: Gradients of ``qkv``,
+        ``offsets``, ``scales`` and ``table``, in their dtypes.
+    """
+    if torch.are_deterministic_algorithms_enabled():
+        raise RuntimeError(
+            "backend='triton' sums key and value gradients with atomic "
+            'additions, which are not deterministic, and '
+            'torch.use_deterministic_algorithms(True) is set; use '
+            "backend='gather' (deterministic on CUDA too) or 'auto', which "
+            'picks it in this mode')
+    launch = _Launch(qkv, batch, height, width, window_size, num_heads)
+    grad_qkv = torch.zeros(qkv.shape, dtype=torch.float32, device=qkv.device)
+    grad_offsets = torch.empty_like(offsets, dtype=torch.float32)
+    grad_scales = torch.empty_like(scales, dtype=torch.float32)
+    grad_table = torch.zeros(
+        table.shape, dtype=torch.float32, device=table.device)
+    with _device_guard(qkv):
+        launch.kernels.vsa_backward_kernel[launch.grid](
+            qkv.contiguous(),
+            offsets.contiguous(),
+            scales.contiguous(),
+            table.contiguous(),
+            out.contiguous(),
+            grad_out.contiguous(),
+            lse,
+            grad_qkv,
+            grad_offsets,
+            grad_scales,
+            grad_table,
+            *launch.geometry,
+            scale,
+            num_warps=NUM_WARPS['backward'],
+            **launch.constants)
+    return (grad_qkv.to(qkv.dtype), grad_offsets.to(offsets.dtype),
+            grad_scales.to(scales.dtype), grad_table.to(table.dtype))
+
+
+def _setup_context(ctx, inputs: tuple, output: Tuple[Tensor, Tensor]) -> None:
+    qkv, offsets, scales, table, *options = inputs
+    out, lse = output
+    ctx.save_for_backward(qkv, offsets, scales, table, out, lse)
+    ctx.options = options
+    ctx.mark_non_differentiable(lse)
+    ctx.set_materialize_grads(False)  # no zeros made for lse's gradient
+
+
+def _backward(ctx, grad_out: Optional[Tensor],
+              grad_lse: Optional[Tensor]) -> tuple:
+    del grad_lse  # lse is not differentiable
+    no_options = (None, ) * len(ctx.options)
+    if grad_out is None:
+        return (None, None, None, None, *no_options)
+    grads = fused_varied_window_attention_backward(grad_out,
+                                                   *ctx.saved_tensors,
+                                                   *ctx.options)
+    needed = ctx.needs_input_grad[:4]
+    return (*(g if need else None
+              for g, need in zip(grads, needed)), *no_options)
+
+
+def _fused_fake(qkv: Tensor, offsets: Tensor, scales: Tensor, table: Tensor,
+                batch: int, height: int, width: int, scale: float,
+                window_size: int, num_heads: int) -> Tuple[Tensor, Tensor]:
+    out = qkv.new_empty(qkv.shape[0], qkv.shape[1] // 3)
+    lse = qkv.new_empty(
+        _lse_shape(batch, height, width, window_size, num_heads),
+        dtype=torch.float32)
+    return out, lse
+
+
+@operator(
+    FUSED_OP,
+    fake=_fused_fake,
+    setup_context=_setup_context,
+    backward=_backward)
 def fused_varied_window_attention(qkv: Tensor, offsets: Tensor, scales: Tensor,
                                   table: Tensor, batch: int, height: int,
                                   width: int, scale: float, window_size: int,
@@ -233,100 +334,6 @@ def fused_varied_window_attention(qkv: Tensor, offsets: Tensor, scales: Tensor,
     return out, lse
 
 
-@fused_varied_window_attention.register_fake
-def _fused_fake(qkv: Tensor, offsets: Tensor, scales: Tensor, table: Tensor,
-                batch: int, height: int, width: int, scale: float,
-                window_size: int, num_heads: int) -> Tuple[Tensor, Tensor]:
-    out = qkv.new_empty(qkv.shape[0], qkv.shape[1] // 3)
-    lse = qkv.new_empty(
-        _lse_shape(batch, height, width, window_size, num_heads),
-        dtype=torch.float32)
-    return out, lse
-
-
-@torch.library.custom_op(FUSED_OP + '_backward', mutates_args=())
-def fused_varied_window_attention_backward(
-        grad_out: Tensor, qkv: Tensor, offsets: Tensor, scales: Tensor,
-        table: Tensor, out: Tensor, lse: Tensor, batch: int, height: int,
-        width: int, scale: float, window_size: int,
-        num_heads: int) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Gradients of :func:`fused_varied_window_attention`.
-
-    Returns:
-        tuple[Tensor, Tensor, Tensor, Tensor]: Gradients of ``qkv``,
-        ``offsets``, ``scales`` and ``table``, in their dtypes.
-    """
-    if torch.are_deterministic_algorithms_enabled():
-        raise RuntimeError(
-            "backend='triton' sums key and value gradients with atomic "
-            'additions, which are not deterministic, and '
-            'torch.use_deterministic_algorithms(True) is set; use '
-            "backend='gather' (deterministic on CUDA too) or 'auto', which "
-            'picks it in this mode')
-    launch = _Launch(qkv, batch, height, width, window_size, num_heads)
-    grad_qkv = torch.zeros(qkv.shape, dtype=torch.float32, device=qkv.device)
-    grad_offsets = torch.empty_like(offsets, dtype=torch.float32)
-    grad_scales = torch.empty_like(scales, dtype=torch.float32)
-    grad_table = torch.zeros(
-        table.shape, dtype=torch.float32, device=table.device)
-    with _device_guard(qkv):
-        launch.kernels.vsa_backward_kernel[launch.grid](
-            qkv.contiguous(),
-            offsets.contiguous(),
-            scales.contiguous(),
-            table.contiguous(),
-            out.contiguous(),
-            grad_out.contiguous(),
-            lse,
-            grad_qkv,
-            grad_offsets,
-            grad_scales,
-            grad_table,
-            *launch.geometry,
-            scale,
-            num_warps=NUM_WARPS['backward'],
-            **launch.constants)
-    return (grad_qkv.to(qkv.dtype), grad_offsets.to(offsets.dtype),
-            grad_scales.to(scales.dtype), grad_table.to(table.dtype))
-
-
-@fused_varied_window_attention_backward.register_fake
-def _fused_backward_fake(
-        grad_out: Tensor, qkv: Tensor, offsets: Tensor, scales: Tensor,
-        table: Tensor, out: Tensor, lse: Tensor, batch: int, height: int,
-        width: int, scale: float, window_size: int,
-        num_heads: int) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
-    return (torch.empty_like(qkv), torch.empty_like(offsets),
-            torch.empty_like(scales), torch.empty_like(table))
-
-
-def _setup_context(ctx, inputs: tuple, output: Tuple[Tensor, Tensor]) -> None:
-    qkv, offsets, scales, table, *options = inputs
-    out, lse = output
-    ctx.save_for_backward(qkv, offsets, scales, table, out, lse)
-    ctx.options = options
-    ctx.mark_non_differentiable(lse)
-    ctx.set_materialize_grads(False)  # no zeros made for lse's gradient
-
-
-def _backward(ctx, grad_out: Optional[Tensor],
-              grad_lse: Optional[Tensor]) -> tuple:
-    del grad_lse  # lse is not differentiable
-    no_options = (None, ) * len(ctx.options)
-    if grad_out is None:
-        return (None, None, None, None, *no_options)
-    grads = fused_varied_window_attention_backward(grad_out,
-                                                   *ctx.saved_tensors,
-                                                   *ctx.options)
-    needed = ctx.needs_input_grad[:4]
-    return (*(g if need else None
-              for g, need in zip(grads, needed)), *no_options)
-
-
-fused_varied_window_attention.register_autograd(
-    _backward, setup_context=_setup_context)
-
-
 def fused_attention_macs(out_shape: Sequence[int],
                          lse_shape: Sequence[int],
                          backward: bool = False) -> int:
@@ -355,7 +362,6 @@ def fused_attention_macs(out_shape: Sequence[int],
     return queries * head_dims * (2 * tokens + 8)
 
 
-@register_flop_formula(torch.ops.vsa_mm.fused_varied_window_attention)
 def _forward_flops(qkv_shape,
                    offsets_shape,
                    scales_shape,
@@ -367,8 +373,15 @@ def _forward_flops(qkv_shape,
     return 2 * fused_attention_macs(out, lse)
 
 
-@register_flop_formula(torch.ops.vsa_mm.fused_varied_window_attention_backward)
 def _backward_flops(grad_out_shape, qkv_shape, offsets_shape, scales_shape,
                     table_shape, out_shape_, lse_shape, *args,
                     **kwargs) -> int:
     return 2 * fused_attention_macs(out_shape_, lse_shape, backward=True)
+
+
+if FLOP_FORMULAS.available and CUSTOM_OPS.available:
+    register_flop_formula(torch.ops.vsa_mm.fused_varied_window_attention,
+                          _forward_flops)
+    register_flop_formula(
+        torch.ops.vsa_mm.fused_varied_window_attention_backward,
+        _backward_flops)
