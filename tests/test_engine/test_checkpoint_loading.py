@@ -1,14 +1,18 @@
-"""MMEngine checkpoints load and resume on torch >= 2.6 with
-weights_only=True once vsa_mm is imported, when written by a run with
-vsa_mm.ExactResumeHook (as every vsa_mm training config has)."""
+"""MMEngine checkpoints written by a run with vsa_mm.ExactResumeHook (as
+every vsa_mm training config has) load and resume weights-only once vsa_mm
+is imported, and load with plain torch.load(weights_only=True) where torch
+allowlists by name."""
 import os.path as osp
 
 import pytest
 import torch
 from engine_helpers import ToyRegressor
 from engine_helpers import toy_runner as make_runner
+from helpers.torch_features import requires
 
 import vsa_mm  # noqa: F401  allowlists MMEngine's checkpoint types
+from vsa_mm.checkpoint.safe_load import weights_only_load
+from vsa_mm.compat import NAMED_SAFE_GLOBALS
 
 
 def final_weights(runner):
@@ -23,6 +27,7 @@ def two_epoch_run(tmp_path_factory):
     return work_dir
 
 
+@requires(NAMED_SAFE_GLOBALS)
 def test_plain_torch_load_accepts_the_checkpoints(two_epoch_run):
     checkpoint = torch.load(
         osp.join(two_epoch_run, 'epoch_2.pth'), weights_only=True)
@@ -47,7 +52,7 @@ def test_load_from_restores_weights_only(two_epoch_run, tmp_path):
     runner = make_runner(
         str(tmp_path), 'load_from', max_epochs=1, load_from=checkpoint)
     runner.load_or_resume()
-    saved = torch.load(checkpoint, weights_only=True)['state_dict']
+    saved = weights_only_load(checkpoint)['state_dict']
     for key, value in runner.model.state_dict().items():
         torch.testing.assert_close(value, saved[key])
     assert runner.epoch == 0  # weights only, no training state
@@ -58,5 +63,5 @@ def test_pretrained_init_cfg_loads(two_epoch_run):
     model = ToyRegressor(
         init_cfg=dict(type='Pretrained', checkpoint=checkpoint))
     model.init_weights()
-    saved = torch.load(checkpoint, weights_only=True)['state_dict']
+    saved = weights_only_load(checkpoint)['state_dict']
     torch.testing.assert_close(model.linear.weight, saved['linear.weight'])

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 from engine_helpers import ToyRegressor, toy_runner, write_malicious_checkpoint
+from helpers.torch_features import requires
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
@@ -25,7 +26,9 @@ from vsa_mm.checkpoint import (UnsafeCheckpointError, check_checkpoint_file,
                                mmengine_safe_globals)
 from vsa_mm.checkpoint.history_buffers import (HistoryBufferLoader,
                                                history_buffer_statistic)
-from vsa_mm.checkpoint.safe_load import extra_safe_globals
+from vsa_mm.checkpoint.safe_load import (extra_safe_globals, get_safe_globals,
+                                         set_safe_globals, weights_only_load)
+from vsa_mm.compat import NAMED_SAFE_GLOBALS
 from vsa_mm.models.utils.official_init import OFFICIAL_CHECKPOINT_GLOBALS
 
 HISTORY_BUFFER = 'mmengine.logging.history_buffer.HistoryBuffer'
@@ -58,11 +61,11 @@ def toy_checkpoint(tmp_path_factory) -> str:
 def test_allowlist_is_exactly_the_mmengine_types():
     names = {_name(entry) for entry in mmengine_safe_globals()}
     assert names == EXPECTED_ALLOWLIST
-    registered = {_name(e) for e in torch.serialization.get_safe_globals()}
+    registered = {_name(e) for e in get_safe_globals()}
     assert EXPECTED_ALLOWLIST <= registered
     # HistoryBuffer is built through its constructor only
     assert (HistoryBufferLoader, HISTORY_BUFFER) in mmengine_safe_globals()
-    assert HistoryBuffer not in torch.serialization.get_safe_globals()
+    assert HistoryBuffer not in get_safe_globals()
 
 
 def test_no_general_purpose_callable_is_allowlisted():
@@ -70,7 +73,7 @@ def test_no_general_purpose_callable_is_allowlisted():
     builtins = {name for name in ours if name.startswith('builtins.')}
     assert builtins == {'builtins.getattr'}
     assert ours['builtins.getattr'][0] is history_buffer_statistic
-    everything = torch.serialization.get_safe_globals()
+    everything = get_safe_globals()
     values = {e[0] if isinstance(e, tuple) else e for e in everything}
     names = {_name(entry) for entry in everything}
     for forbidden in (getattr, setattr, eval, exec, compile, open, __import__,
@@ -80,12 +83,19 @@ def test_no_general_purpose_callable_is_allowlisted():
             assert f'builtins.{forbidden.__name__}' not in names
 
 
-def test_runner_checkpoint_loads_with_plain_weights_only(toy_checkpoint):
-    checkpoint = torch.load(toy_checkpoint, weights_only=True)
+def test_runner_checkpoint_loads_weights_only(toy_checkpoint):
+    checkpoint = weights_only_load(toy_checkpoint)
     scalars = checkpoint['message_hub']['log_scalars']
     assert scalars and all(type(v) is HistoryBuffer for v in scalars.values())
     loss = scalars['train/loss']
     assert loss.data[0].dtype == np.float64 and len(loss.data[0]) == 8
+
+
+@requires(NAMED_SAFE_GLOBALS)
+def test_runner_checkpoint_loads_with_plain_weights_only(toy_checkpoint):
+    checkpoint = torch.load(toy_checkpoint, weights_only=True)
+    loss = checkpoint['message_hub']['log_scalars']['train/loss']
+    assert type(loss) is HistoryBuffer and len(loss.data[0]) == 8
     assert torch.serialization.get_unsafe_globals_in_checkpoint(
         toy_checkpoint) == []
 
@@ -108,7 +118,7 @@ def test_a_plain_mmengine_checkpoint_loads_everywhere(stock_checkpoint,
                                                       tmp_path):
     """torch.load, CheckpointLoader, load_from and resume: the buffers come
     back as HistoryBuffers with their values."""
-    for checkpoint in (torch.load(stock_checkpoint, weights_only=True),
+    for checkpoint in (weights_only_load(stock_checkpoint),
                        CheckpointLoader.load_checkpoint(stock_checkpoint),
                        load_checkpoint_file(stock_checkpoint)):
         loss = checkpoint['message_hub']['log_scalars']['train/loss']
@@ -148,7 +158,7 @@ def test_getattr_fetches_only_history_buffer_statistics(
     path = str(tmp_path / 'fetch.pth')
     torch.save({'meta': {'x': payload}}, path)
     with pytest.raises(pickle.UnpicklingError, match=refused):
-        torch.load(path, weights_only=True)
+        weights_only_load(path)
     with pytest.raises(UnsafeCheckpointError, match=refused):
         load_checkpoint_file(path)
 
@@ -191,13 +201,13 @@ def test_history_buffer_state_builds_a_buffer():
 
 def test_without_the_allowlist_the_checkpoint_is_refused(toy_checkpoint):
     """What the allowlist is for: the same file, without it."""
-    saved = torch.serialization.get_safe_globals()
-    torch.serialization.clear_safe_globals()
+    saved = get_safe_globals()
+    set_safe_globals([])
     try:
         with pytest.raises(pickle.UnpicklingError, match='HistoryBuffer'):
-            torch.load(toy_checkpoint, weights_only=True)
+            weights_only_load(toy_checkpoint)
     finally:
-        torch.serialization.add_safe_globals(saved)
+        set_safe_globals(saved)
 
 
 def test_resume_and_load_from_work(toy_checkpoint, tmp_path):
@@ -211,7 +221,7 @@ def test_resume_and_load_from_work(toy_checkpoint, tmp_path):
     assert resumed.epoch == 3
     loaded = toy_runner(str(tmp_path), 'loaded', load_from=toy_checkpoint)
     loaded.load_or_resume()
-    saved = torch.load(toy_checkpoint, weights_only=True)['state_dict']
+    saved = weights_only_load(toy_checkpoint)['state_dict']
     torch.testing.assert_close(loaded.model.linear.weight,
                                saved['linear.weight'])
 
@@ -240,7 +250,8 @@ def test_runner_refuses_a_malicious_checkpoint(malicious, tmp_path, entry):
     else:
         runner = toy_runner(
             str(tmp_path), entry, load_from=path, resume=entry == 'resume')
-    with pytest.raises(pickle.UnpicklingError, match='GLOBAL exec '):
+    with pytest.raises(
+            pickle.UnpicklingError, match=r'GLOBAL (builtins\.)?exec '):
         runner.train()
     assert not osp.exists(marker)
 
@@ -272,7 +283,8 @@ def test_http_loader_is_replaced_and_keeps_weights_only(
     thread.start()
     url = f'http://127.0.0.1:{server.server_address[1]}/evil.pth'
     try:
-        with pytest.raises(UnsafeCheckpointError, match='GLOBAL exec '):
+        with pytest.raises(
+                UnsafeCheckpointError, match=r'GLOBAL (builtins\.)?exec '):
             load_checkpoint_file(url)
         with pytest.raises(pickle.UnpicklingError):
             load_http_checkpoint(url, model_dir=str(tmp_path / 'hub2'))
@@ -308,10 +320,10 @@ def test_broken_files_fail_clearly(tmp_path):
 
 
 def test_extra_globals_are_removed_after_the_load_only():
-    before = set(torch.serialization.get_safe_globals())
+    before = set(get_safe_globals())
     with extra_safe_globals([argparse.Namespace, HistoryBuffer]):
-        assert argparse.Namespace in torch.serialization.get_safe_globals()
-    after = set(torch.serialization.get_safe_globals())
+        assert argparse.Namespace in get_safe_globals()
+    after = set(get_safe_globals())
     assert after == before  # HistoryBuffer (already there) stays
 
 

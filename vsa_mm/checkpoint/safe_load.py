@@ -1,31 +1,39 @@
-"""Loading checkpoints with torch's ``weights_only`` unpickler, everywhere.
+"""Loading checkpoints with a ``weights_only`` unpickler, on every torch.
 
-Since torch 2.6, ``torch.load`` defaults to ``weights_only=True``: the
-unpickler builds tensors, plain containers, numbers and strings, and only
-those other types that are on an allowlist
-(``torch.serialization.add_safe_globals``). Anything else is refused, so
-loading a checkpoint cannot run code hidden in it.
+A ``weights_only`` unpickler builds tensors, plain containers, numbers and
+strings, and only those other types that are on an allowlist; anything
+else is refused, so loading a checkpoint cannot run code hidden in it.
+vsa_mm loads every checkpoint through :func:`weights_only_load`:
 
-MMEngine 0.10.7 calls ``torch.load`` without ``weights_only``, so its local
-and ``pavi``/``s3`` loaders get that protection, but its checkpoints hold a
-few types beyond tensors: the message hub's
+- where ``torch.serialization.add_safe_globals`` maps names to objects
+  (torch 2.6 on), with ``torch.load(weights_only=True)`` and that
+  allowlist;
+- on older torches, with ``torch.load`` and the allowlist unpickler of
+  :mod:`vsa_mm.checkpoint.allowlist_unpickler` (their own ``weights_only``
+  unpickler cannot be taught MMEngine's types).
+
+MMEngine 0.10.7 calls ``torch.load`` without ``weights_only``. Its
+checkpoints hold a few types beyond tensors: the message hub's
 :class:`~mmengine.logging.HistoryBuffer` objects, the NumPy arrays and
 scalars inside them, and, in MMEngine's own format, the buffers' statistics
 methods pickled as ``builtins.getattr(HistoryBuffer, 'min')``.
-:func:`register_mmengine_safe_globals` (called by ``import vsa_mm``: it adds
-allowlist entries and replaces nothing) allowlists exactly these
-(:func:`mmengine_safe_globals`), with ``builtins.getattr`` mapped to
+:func:`register_mmengine_safe_globals` (called by ``import vsa_mm``)
+allowlists exactly these (:func:`mmengine_safe_globals`), with
+``builtins.getattr`` mapped to
 :func:`~vsa_mm.checkpoint.history_buffers.history_buffer_statistic`, which
 returns a history buffer's own statistics methods and refuses everything
-else. ``load_from``, ``resume`` and ``init_cfg=dict(type='Pretrained')``
-then load the checkpoints of any MMEngine run. Off switch:
-``VSA_MM_SAFE_GLOBALS=0``.
+else. Where ``torch.load`` does not default to ``weights_only`` (before
+torch 2.6), it also registers :func:`load_from_local_weights_only` as
+MMEngine's loader of local files, so that ``load_from``, ``resume`` and
+``init_cfg=dict(type='Pretrained')`` refuse code there too; from torch 2.6
+MMEngine's own loader is left as it is. Either way they load the
+checkpoints of any MMEngine run. Off switch: ``VSA_MM_SAFE_GLOBALS=0``.
 
 MMEngine <= 0.10.7 downloads ``http(s)://``, ``openmmlab://``,
 ``torchvision://`` and ``mmcls://`` checkpoints with
 ``torch.hub.load_state_dict_from_url``, whose default is
-``weights_only=False``; :func:`load_http_checkpoint` is the same loader
-with ``weights_only=True``, which the runtime opt-in
+``weights_only=False``; :func:`load_http_checkpoint` downloads the same
+way and loads with :func:`weights_only_load`, which the runtime opt-in
 (:func:`vsa_mm.runtime.install`) makes MMEngine's.
 
 :func:`load_checkpoint_file`, for vsa_mm's tools and converters, loads with
@@ -38,7 +46,8 @@ import os.path as osp
 import pickle
 import re
 import zipfile
-from typing import Any, Callable, Iterator, List, Optional, Sequence, Union
+from typing import IO, Any, Callable, Iterator, List, Optional, Sequence, Union
+from urllib.parse import urlparse
 
 import mmengine
 import numpy as np
@@ -48,7 +57,9 @@ from mmengine.logging import MMLogger
 from mmengine.runner.checkpoint import CheckpointLoader
 from mmengine.utils import digit_version
 
+from ..compat import NAMED_SAFE_GLOBALS, WEIGHTS_ONLY_BY_DEFAULT
 from ..env_switches import switch
+from .allowlist_unpickler import allowlist_pickle_module
 from .history_buffers import (GETATTR_NAME, HISTORY_BUFFER_NAME,
                               HistoryBufferLoader, history_buffer_statistic)
 
@@ -97,8 +108,10 @@ def mmengine_safe_globals() -> List[SafeGlobal]:
       restores a dtype's state through its class). Object, string and
       structured dtypes are not on the list.
 
-    Under NumPy 2 the NumPy 1 names (``numpy.core.multiarray.*``) of the
-    same two functions are accepted too, for checkpoints written with it.
+    ``_reconstruct`` and ``scalar`` are accepted under both their NumPy 2
+    names (``numpy._core.multiarray.*``) and their NumPy 1 names
+    (``numpy.core.multiarray.*``), with either NumPy installed, so that
+    checkpoints load across the two.
 
     Returns:
         list: Entries for ``torch.serialization.add_safe_globals``.
@@ -106,33 +119,81 @@ def mmengine_safe_globals() -> List[SafeGlobal]:
     multiarray = _numpy_multiarray()
     entries: List[SafeGlobal] = [(HistoryBufferLoader, HISTORY_BUFFER_NAME),
                                  (history_buffer_statistic, GETATTR_NAME),
-                                 np.ndarray, np.dtype, multiarray._reconstruct,
-                                 multiarray.scalar]
-    if multiarray.__name__ != 'numpy.core.multiarray':
-        entries += [(multiarray._reconstruct,
-                     'numpy.core.multiarray._reconstruct'),
-                    (multiarray.scalar, 'numpy.core.multiarray.scalar')]
+                                 np.ndarray, np.dtype]
+    entries += [(function, f'{module}.{function.__name__}')
+                for function in (multiarray._reconstruct, multiarray.scalar)
+                for module in ('numpy._core.multiarray',
+                               'numpy.core.multiarray')]
     entries += [type(np.dtype(scalar)) for scalar in _NUMERIC_DTYPES]
     return list(dict.fromkeys(entries))
 
 
-def register_mmengine_safe_globals() -> bool:
-    """Allowlist :func:`mmengine_safe_globals` for ``torch.load``.
+#: The allowlist of :func:`weights_only_load` on torches without named
+#: safe globals (torch's own stands in for it on the others).
+_ALLOWLIST: List[SafeGlobal] = []
 
-    Idempotent and silent. Does nothing when ``VSA_MM_SAFE_GLOBALS=0``.
+
+def register_mmengine_safe_globals() -> bool:
+    """Allowlist :func:`mmengine_safe_globals` for checkpoint loading.
+
+    On torch's allowlist where it maps names (torch 2.6 on), else on
+    :func:`weights_only_load`'s. Where ``torch.load`` does not default to
+    ``weights_only``, MMEngine's loader of local files (the empty prefix
+    of :class:`~mmengine.runner.checkpoint.CheckpointLoader`) becomes
+    :func:`load_from_local_weights_only`. Idempotent and silent. Does
+    nothing when ``VSA_MM_SAFE_GLOBALS=0``.
 
     Returns:
         bool: Whether the types are on the allowlist.
     """
     if not switch(SAFE_GLOBALS_SWITCH, default=True):
         return False
-    torch.serialization.add_safe_globals(mmengine_safe_globals())
+    _add_safe_globals(mmengine_safe_globals())
+    if not WEIGHTS_ONLY_BY_DEFAULT.available:
+        CheckpointLoader.register_scheme(
+            prefixes='', loader=load_from_local_weights_only, force=True)
     return True
+
+
+def get_safe_globals() -> List[SafeGlobal]:
+    """The allowlist of :func:`weights_only_load` beyond torch's own types.
+
+    Returns:
+        list: Objects and ``(object, name)`` pairs.
+    """
+    if NAMED_SAFE_GLOBALS.available:
+        return list(torch.serialization.get_safe_globals())
+    return list(_ALLOWLIST)
+
+
+def _add_safe_globals(entries: Sequence[SafeGlobal]) -> None:
+    present = get_safe_globals()
+    added = [entry for entry in entries if entry not in present]
+    if NAMED_SAFE_GLOBALS.available:
+        torch.serialization.add_safe_globals(added)
+    else:
+        _ALLOWLIST.extend(added)
+
+
+def set_safe_globals(entries: Sequence[SafeGlobal]) -> None:
+    """Make ``entries`` the allowlist of :func:`weights_only_load` (torch's
+    own types stay allowed).
+
+    Args:
+        entries (Sequence): Objects and ``(object, name)`` pairs.
+    """
+    if NAMED_SAFE_GLOBALS.available:
+        torch.serialization.clear_safe_globals()
+        torch.serialization.add_safe_globals(list(entries))
+    else:
+        _ALLOWLIST[:] = entries
 
 
 @contextlib.contextmanager
 def extra_safe_globals(entries: Sequence[SafeGlobal]) -> Iterator[None]:
-    """Allowlist ``entries`` for the ``with`` block only.
+    """Allowlist ``entries`` for :func:`weights_only_load` (and, on torch
+    2.6 and later, any ``torch.load(weights_only=True)``) in the ``with``
+    block.
 
     Entries that were already allowlisted stay allowlisted afterwards
     (unlike ``torch.serialization.safe_globals``, which removes them).
@@ -140,18 +201,67 @@ def extra_safe_globals(entries: Sequence[SafeGlobal]) -> Iterator[None]:
     Args:
         entries (Sequence): As for ``torch.serialization.add_safe_globals``.
     """
-    present = set(torch.serialization.get_safe_globals())
-    added = [entry for entry in entries if entry not in present]
-    torch.serialization.add_safe_globals(added)
+    before = get_safe_globals()
+    _add_safe_globals(entries)
     try:
         yield
     finally:
-        remaining = [
-            entry for entry in torch.serialization.get_safe_globals()
-            if entry not in added
-        ]
-        torch.serialization.clear_safe_globals()
-        torch.serialization.add_safe_globals(remaining)
+        set_safe_globals(before)
+
+
+def weights_only_load(
+    file: Union[str, os.PathLike, IO[bytes]],
+    map_location: MapLocation = None,
+    extra_globals: Sequence[SafeGlobal] = ()
+) -> Any:
+    """``torch.load`` that builds only allowlisted types, on every torch.
+
+    The allowlist: torch's own, what :func:`register_mmengine_safe_globals`
+    added, and ``extra_globals`` for this load only.
+
+    Args:
+        file (str | os.PathLike | file): What ``torch.load`` takes.
+        map_location: As for :func:`torch.load`.
+        extra_globals (Sequence): Objects or ``(object, name)`` pairs.
+
+    Returns:
+        The loaded object.
+
+    Raises:
+        pickle.UnpicklingError: If the file holds anything else; the
+            message starts with ``'Weights only load failed'``.
+    """
+    with extra_safe_globals(extra_globals):
+        if NAMED_SAFE_GLOBALS.available:
+            return torch.load(
+                file, map_location=map_location, weights_only=True)
+        # weights_only=False only because torch refuses a pickle_module
+        # with weights_only=True: the allowlist unpickler is the check.
+        return torch.load(
+            file,
+            map_location=map_location,
+            pickle_module=allowlist_pickle_module(_ALLOWLIST),
+            weights_only=False)
+
+
+def load_from_local_weights_only(filename: str,
+                                 map_location: MapLocation) -> Any:
+    """MMEngine's loader of local checkpoints, with :func:`weights_only_load`.
+
+    Args:
+        filename (str): A local path (``~`` expanded).
+        map_location: As for :func:`torch.load`.
+
+    Returns:
+        The loaded checkpoint.
+
+    Raises:
+        FileNotFoundError: If there is no such file.
+    """
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'{filename} can not be found.')
+    return weights_only_load(filename, map_location)
 
 
 def http_loader_needs_weights_only(version: Optional[str] = None) -> bool:
@@ -181,7 +291,7 @@ def load_http_checkpoint(filename: str,
                          map_location: MapLocation = None,
                          model_dir: Optional[str] = None,
                          progress: Optional[bool] = None) -> Any:
-    """MMEngine's http(s) loader with ``weights_only=True``.
+    """MMEngine's http(s) loader with :func:`weights_only_load`.
 
     Local rank 0 downloads first; the other ranks then read the cached file.
 
@@ -199,22 +309,24 @@ def load_http_checkpoint(filename: str,
     if progress is None:
         progress = os.isatty(0)
     rank, world_size = get_dist_info()
-
-    def load() -> Any:
-        return torch.hub.load_state_dict_from_url(
-            filename,
-            model_dir=model_dir,
-            map_location=map_location,
-            progress=progress,
-            weights_only=True)
-
     if rank == 0:
-        checkpoint = load()
+        path = _download(filename, model_dir, progress)
     if world_size > 1:
         barrier()
         if rank > 0:
-            checkpoint = load()
-    return checkpoint
+            path = _download(filename, model_dir, progress)
+    return weights_only_load(path, map_location)
+
+
+def _download(url: str, model_dir: Optional[str], progress: bool) -> str:
+    """Where torch hub keeps ``url``'s file, downloaded there if missing
+    (as ``torch.hub.load_state_dict_from_url`` does)."""
+    model_dir = model_dir or osp.join(torch.hub.get_dir(), 'checkpoints')
+    os.makedirs(model_dir, exist_ok=True)
+    path = osp.join(model_dir, osp.basename(urlparse(url).path))
+    if not osp.exists(path):
+        torch.hub.download_url_to_file(url, path, progress=progress)
+    return path
 
 
 class UnsafeCheckpointError(ValueError):
@@ -367,8 +479,10 @@ def load_checkpoint_file(filename: str,
                          hint: str = '') -> Any:
     """Load a checkpoint (path or URL) for vsa_mm's tools and converters.
 
-    Through MMEngine's :class:`CheckpointLoader` with ``weights_only=True``
-    and the allowlist plus ``extra_globals`` (for this load only).
+    Local files with :func:`weights_only_load`, URLs through MMEngine's
+    :class:`CheckpointLoader` (whose http(s) loader the runtime opt-in
+    makes :func:`load_http_checkpoint`), with the allowlist plus
+    ``extra_globals`` (for this load only).
 
     Args:
         filename (str): Local path or any MMEngine checkpoint URL.
@@ -407,6 +521,8 @@ def load_checkpoint_file(filename: str,
             filename, map_location=map_location, weights_only=False)
     with extra_safe_globals(extra_globals):
         try:
+            if local:
+                return weights_only_load(filename, map_location)
             return CheckpointLoader.load_checkpoint(
                 filename, map_location=map_location, logger='current')
         except pickle.UnpicklingError as error:
