@@ -213,3 +213,36 @@ def test_unknown_shapes_match_no_preset():
     backbone, _ = convert_vitaev2_vsa(official_vitaev2_vsa_state_dict(SMALL))
     with pytest.raises(ValueError, match='none'):
         ViTAEv2.preset_of(backbone)
+
+
+class _ErfGELU(torch.nn.Module):
+    """The exact GELU as elementwise operations, whose backward is right
+    for any memory layout."""
+
+    def forward(self, x):
+        return 0.5 * x * (1 + torch.erf(x * 0.5**0.5))
+
+
+def test_gradients_match_float64_with_an_elementwise_gelu():
+    """Every parameter's gradient against float64 with GELU written out: a
+    torch whose exact-GELU backward is wrong for channels-last gradients
+    (torch 2.1) must get them right too (``vsa_mm.compat``)."""
+    torch.manual_seed(0)
+    model = ViTAEv2(arch=SMALL, drop_path_rate=0.)
+    for name, param in model.named_parameters():
+        if 'sampling_' in name:  # windows that really move
+            torch.nn.init.normal_(param, std=0.1)
+    reference = ViTAEv2(arch=SMALL, drop_path_rate=0.).double()
+    reference.load_state_dict(model.state_dict())
+    for name, module in list(reference.named_modules()):
+        for child_name, child in module.named_children():
+            if isinstance(child, torch.nn.GELU):
+                setattr(module, child_name, _ErfGELU())
+    x = torch.rand(2, 3, 64, 72)
+    sum(out.sum() for out in model(x)).backward()
+    sum(out.sum() for out in reference(x.double())).backward()
+    largest = max(p.grad.abs().max() for p in reference.parameters())
+    for (name, param), expected in zip(
+            model.named_parameters(), reference.parameters(), strict=True):
+        error = (param.grad.double() - expected.grad).abs().max()
+        assert error <= 1e-4 * largest, (name, float(error), float(largest))

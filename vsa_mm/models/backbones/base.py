@@ -52,6 +52,45 @@ def attention_arguments(attn_cfg: Optional[dict], **defaults: Any) -> dict:
     return {**defaults, **attn_cfg}
 
 
+AttnCfg = Union[None, dict, Sequence[Optional[dict]]]
+
+
+def stage_attn_cfgs(attn_cfg: AttnCfg,
+                    num_stages: int) -> List[Optional[dict]]:
+    """A backbone's ``attn_cfg`` as one entry per stage.
+
+    Args:
+        attn_cfg (dict | Sequence[dict | None] | None): Arguments of every
+            VSA layer (a dict, or None for none), or one such entry per
+            stage.
+        num_stages (int): Number of stages.
+
+    Returns:
+        list[dict | None]: One entry per stage.
+
+    Raises:
+        TypeError: If ``attn_cfg`` is neither a dict, None nor a sequence
+            of them.
+        ValueError: If a sequence does not have one entry per stage.
+
+    Examples:
+        >>> stage_attn_cfgs(dict(backend='gather'), 2)
+        [{'backend': 'gather'}, {'backend': 'gather'}]
+        >>> stage_attn_cfgs([None, dict(backend='gather')], 2)
+        [None, {'backend': 'gather'}]
+    """
+    if attn_cfg is None or isinstance(attn_cfg, Mapping):
+        return [attn_cfg] * num_stages
+    if not isinstance(attn_cfg, (list, tuple)) or not all(
+            cfg is None or isinstance(cfg, Mapping) for cfg in attn_cfg):
+        raise TypeError('attn_cfg must be a dict, None or one of them per '
+                        f'stage, got {attn_cfg!r}')
+    if len(attn_cfg) != num_stages:
+        raise ValueError(f'attn_cfg has {len(attn_cfg)} entries for '
+                         f'{num_stages} stages: {attn_cfg!r}')
+    return list(attn_cfg)
+
+
 #: Initialisation when no init_cfg is given (as timm and Swin do).
 DEFAULT_INIT_CFG = [
     dict(type='TruncNormal', layer='Linear', std=.02, bias=0.),

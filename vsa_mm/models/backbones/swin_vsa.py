@@ -5,14 +5,16 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks.drop import DropPath
-from mmcv.cnn.bricks.transformer import FFN, PatchEmbed, PatchMerging
+from mmcv.cnn.bricks.transformer import PatchEmbed, PatchMerging
 from mmengine.model import BaseModule, ModuleList
 from torch import Tensor
 
 from vsa_mm.registry import MODELS
-from ..layers import ConvPosEnc, VSAWindowAttention, make_patch_bricks_symbolic
+from ..layers import (FFN, ConvPosEnc, VSAWindowAttention,
+                      make_patch_bricks_symbolic)
 from ..utils import convert_swin
-from .base import VSABackboneBase, attention_arguments, checkpointed
+from .base import (AttnCfg, VSABackboneBase, attention_arguments, checkpointed,
+                   stage_attn_cfgs)
 
 
 class SwinVSABlock(BaseModule):
@@ -140,11 +142,27 @@ class SwinVSAStage(BaseModule):
             embed_dims, norm_cfg=norm_cfg) if downsample else None
         self.out_channels = 2 * embed_dims if downsample else embed_dims
 
-    def forward(self, x: Tensor,
-                hw_shape: Tuple[int, int]) -> Tuple[Tensor, Tuple[int, int]]:
+    def forward(
+        self, x: Tensor, hw_shape: Tuple[int, int]
+    ) -> Tuple[Tensor, Tuple[int, int], Tensor, Tuple[int, int]]:
+        """Apply the blocks, then the patch merging if there is one.
+
+        Args:
+            x (Tensor): Tokens of shape (B, H * W, C).
+            hw_shape (tuple[int, int]): (H, W).
+
+        Returns:
+            tuple: ``(x_down, down_hw_shape, x, hw_shape)`` as mmdet's Swin
+            stages return them: the merged tokens (B, H/2 * W/2, 2C) and
+            their size (the blocks' output and size without a merging),
+            then the blocks' output (B, H * W, C) and (H, W).
+        """
         for block in self.blocks:
             x = block(x, hw_shape)
-        return x, hw_shape
+        if self.downsample is None:
+            return x, hw_shape, x, hw_shape
+        x_down, down_hw_shape = self.downsample(x, hw_shape)
+        return x_down, down_hw_shape, x, hw_shape
 
 
 @MODELS.register_module()
@@ -185,10 +203,11 @@ class SwinTransformerVSA(VSABackboneBase):
             (for heads that add them). Defaults to False.
         with_cp (bool): Gradient checkpointing of every block.
             Defaults to False.
-        attn_cfg (dict, optional): More arguments of every
-            :class:`VSAWindowAttention`, for example
-            ``dict(backend='reference')``; they override the ones above.
-            Defaults to None (the layer's defaults).
+        attn_cfg (dict | Sequence[dict | None], optional): More arguments
+            of every :class:`VSAWindowAttention`, for example
+            ``dict(backend='reference')``; they override the ones above. One
+            dict for all stages, or one entry per stage. Defaults to None
+            (the layer's defaults).
         act_cfg (dict): MLP activation. Defaults to ``dict(type='GELU')``.
         norm_cfg (dict): Norm layers. Defaults to ``dict(type='LN')``.
         convert_weights (bool): ``init_cfg``'s ``Pretrained`` checkpoint is
@@ -247,7 +266,7 @@ class SwinTransformerVSA(VSABackboneBase):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
-                 attn_cfg: Optional[dict] = None,
+                 attn_cfg: AttnCfg = None,
                  act_cfg: dict = dict(type='GELU'),
                  norm_cfg: dict = dict(type='LN'),
                  convert_weights: bool = False,
@@ -271,6 +290,7 @@ class SwinTransformerVSA(VSABackboneBase):
         self.drop_after_pos = nn.Dropout(p=drop_rate)
 
         rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        attn_cfgs = stage_attn_cfgs(attn_cfg, num_stages)
         self.stages = ModuleList()
         self.num_features: List[int] = []
         start = 0
@@ -291,7 +311,7 @@ class SwinTransformerVSA(VSABackboneBase):
                 attn_drop_rate=attn_drop_rate,
                 act_cfg=act_cfg,
                 with_cp=with_cp,
-                attn_cfg=attn_cfg)
+                attn_cfg=attn_cfgs[index])
             self.stages.append(stage)
             self.num_features.append(embed_dims)
             start += depth
@@ -318,14 +338,12 @@ class SwinTransformerVSA(VSABackboneBase):
         x = self.drop_after_pos(x)
         outs = []
         for index, stage in enumerate(self.stages):
-            x, hw_shape = stage(x, hw_shape)
+            x, hw_shape, out, out_hw_shape = stage(x, hw_shape)
             if index in self.out_indices:
-                out = getattr(self, f'norm{index}')(x)
+                out = getattr(self, f'norm{index}')(out)
                 outs.append(
-                    out.view(-1, *hw_shape,
+                    out.view(-1, *out_hw_shape,
                              out.shape[-1]).permute(0, 3, 1, 2).contiguous())
-            if stage.downsample is not None:
-                x, hw_shape = stage.downsample(x, hw_shape)
         return tuple(outs)
 
     def _frozen_modules(self) -> List[nn.Module]:

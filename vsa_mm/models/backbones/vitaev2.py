@@ -6,23 +6,24 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn.bricks.drop import DropPath
-from mmcv.cnn.bricks.transformer import FFN
 from mmengine.model import BaseModule, ModuleList
 from torch import Tensor
 
+from vsa_mm.compat import GELU_BACKWARD_NEEDS_CONTIGUOUS_GRAD
 from vsa_mm.registry import MODELS
-from ..layers import ConvPosEnc
+from ..layers import FFN, ConvPosEnc, VSAWindowAttention
 from ..layers.patch_bricks import cover_padding
 from ..layers.window_geometry import map_to_tokens, tokens_to_map
 from ..utils import convert_vitaev2_vsa, read_vitaev2_arch
-from .base import VSABackboneBase, checkpointed
+from .base import (AttnCfg, VSABackboneBase, attention_arguments, checkpointed,
+                   stage_attn_cfgs)
 
 
 class PyramidReduction(nn.Module):
     """ViTAEv2's pyramid reduction module (PRM).
 
-    One strided dilated convolution (+ GELU) per dilation, concatenated along
-    channels in dilation order. The padding is the official
+    One strided dilated convolution per dilation, concatenated along
+    channels in dilation order, then GELU. The padding is the official
     ``ceil(((k - 1) * d + 1 - stride) / 2)`` at the top and left; the bottom
     and right get what makes the output exactly ``ceil(H / stride)``, so
     that it always matches the convolution branch. For sizes divisible by
@@ -60,8 +61,12 @@ class PyramidReduction(nn.Module):
         for conv, extent in zip(self.convs, self.extents, strict=True):
             top, bottom = self._padding(height, extent)
             left, right = self._padding(width, extent)
-            outs.append(self.act(conv(F.pad(x, (left, right, top, bottom)))))
-        return torch.cat(outs, dim=1)
+            outs.append(conv(F.pad(x, (left, right, top, bottom))))
+        out = self.act(torch.cat(outs, dim=1))
+        if GELU_BACKWARD_NEEDS_CONTIGUOUS_GRAD and out.requires_grad:
+            # The gradient comes back channels-last from the tokens.
+            out.register_hook(torch.Tensor.contiguous)
+        return out
 
 
 def parallel_conv_branch(channels: Sequence[int], strides: Sequence[int],
@@ -305,6 +310,26 @@ def _stage_attention_cfgs(cfgs: Union[dict, Sequence[dict]], num_stages: int,
     return [dict(cfg) for cfg in cfgs]
 
 
+def _is_vsa(cfg: dict) -> bool:
+    return MODELS.get(cfg['type']) is VSAWindowAttention
+
+
+def _with_vsa_arguments(cfgs: List[dict],
+                        extras: List[Optional[dict]]) -> List[dict]:
+    """Each stage's attention config, with the stage's ``attn_cfg`` entry
+    applied where it builds a VSA layer."""
+    return [
+        dict(
+            type=cfg['type'],
+            **attention_arguments(
+                extra, **{
+                    k: v
+                    for k, v in cfg.items() if k != 'type'
+                })) if extra is not None and _is_vsa(cfg) else cfg
+        for cfg, extra in zip(cfgs, extras, strict=True)
+    ]
+
+
 def build_cell_attention(cfg: dict, in_dims: int, out_dims: int,
                          num_heads: int) -> nn.Module:
     """Build one cell's attention from its config through the registry.
@@ -408,6 +433,13 @@ class ViTAEv2(VSABackboneBase):
         window_size (int, optional): Window size of every attention whose
             config has one; None keeps the configs' (7 in the presets).
             Defaults to None.
+        attn_cfg (dict | Sequence[dict | None], optional): More arguments
+            of every :class:`~vsa_mm.models.layers.VSAWindowAttention`, in
+            normal and reduction cells, for example
+            ``dict(backend='reference')``; they override the arch's. One
+            dict for all stages, or one entry per stage, as for
+            :class:`~vsa_mm.models.backbones.SwinTransformerVSA`.
+            Defaults to None.
         drop_path_rate (float): Nominal stochastic depth rate: that of the
             last normal cell with the ``'linear'`` schedule.
             Defaults to 0.1.
@@ -497,6 +529,7 @@ class ViTAEv2(VSABackboneBase):
                  arch: Union[str, dict] = 's-vsa',
                  in_channels: int = 3,
                  window_size: Optional[int] = None,
+                 attn_cfg: AttnCfg = None,
                  drop_path_rate: float = 0.1,
                  drop_path_schedule: str = 'linear',
                  out_indices: Sequence[int] = (0, 1, 2, 3),
@@ -519,6 +552,14 @@ class ViTAEv2(VSABackboneBase):
             for cfg in attn_cfgs + reduction_attn_cfgs:
                 if 'window_size' in cfg:
                     cfg['window_size'] = window_size
+        vsa_cfgs = stage_attn_cfgs(attn_cfg, num_stages)
+        attn_cfgs = _with_vsa_arguments(attn_cfgs, vsa_cfgs)
+        reduction_attn_cfgs = _with_vsa_arguments(reduction_attn_cfgs,
+                                                  vsa_cfgs)
+        if attn_cfg is not None and not any(
+                _is_vsa(cfg) for cfg in attn_cfgs + reduction_attn_cfgs):
+            raise ValueError(f'attn_cfg={attn_cfg!r} is for VSA layers, and '
+                             f'arch {arch!r} has none')
 
         rates = normal_cell_drop_path_rates(settings['depths'], drop_path_rate,
                                             drop_path_schedule)
