@@ -82,6 +82,16 @@ CUSTOM_OPS = TorchFeature(
     and hasattr(torch.library, 'register_fake'), '2.4',
     'torch.library.custom_op')
 
+#: ``torch.compile`` of VSA layers and backbones: custom operators, and a
+#: dynamo and AOTAutograd that train a whole VSA backbone compiled with
+#: dynamic shapes. torch 2.4 compiles the layer but not such a backbone
+#: (its graph loses the inputs' gradients: "One of the differentiated
+#: Tensors appears to not have been used"); the release that trains it,
+#: 2.6, is the one with ``torch.compiler.set_stance``.
+COMPILE = TorchFeature(
+    CUSTOM_OPS.available and hasattr(torch.compiler, 'set_stance'), '2.6',
+    'dynamo and AOTAutograd that train compiled VSA backbones')
+
 #: ``torch.utils.flop_counter.register_flop_formula``: FLOP formulas of the
 #: fused operator for ``FlopCounterMode`` (:func:`register_flop_formula`).
 FLOP_FORMULAS = TorchFeature(
@@ -231,19 +241,20 @@ def torch_weights_only_globals() -> Dict[str, Any]:
     return dict(_weights_only_unpickler._get_allowed_globals())
 
 
-def compiling_without_custom_ops() -> bool:
-    """Whether dynamo traces the caller on a torch without custom ops.
+def compiling_unsupported() -> bool:
+    """Whether dynamo traces the caller on a torch that cannot compile VSA
+    layers (:data:`COMPILE`).
 
     Callers raise :func:`compile_unsupported` in their own frame: dynamo
     runs a function it cannot trace eagerly, where it does not compile,
     so an exception raised inside a helper would never be seen.
     """
-    return is_compiling() and not CUSTOM_OPS.available
+    return is_compiling() and not COMPILE.available
 
 
 def compile_unsupported(what: str) -> UnsupportedTorchError:
-    """The error for compiling ``what`` without custom ops."""
-    return UnsupportedTorchError(f'compiling {what}: {CUSTOM_OPS.missing()}')
+    """The error for compiling ``what`` where :data:`COMPILE` is missing."""
+    return UnsupportedTorchError(f'compiling {what}: {COMPILE.missing()}')
 
 
 class FunctionOperator:
@@ -286,7 +297,7 @@ class FunctionOperator:
                 })
 
     def __call__(self, *args: Any) -> Any:
-        if compiling_without_custom_ops():
+        if compiling_unsupported():
             raise compile_unsupported(self.name)
         if self.function is None:
             return self.forward(*args)
@@ -357,3 +368,18 @@ def triton_ahead_of_time() -> TorchFeature:
         source is not None
         and 'constexprs' in inspect.signature(source.__init__).parameters,
         '2.7', 'the Triton 3.3 ASTSource(constexprs=)')
+
+
+def torchscript_onnx_export(*args: Any, **kwargs: Any) -> Any:
+    """``torch.onnx.export`` with PyTorch's TorchScript exporter (the one
+    mmdeploy drives): ``dynamo=False`` where ``export`` takes it (its
+    default is the dynamo exporter from torch 2.9), the only exporter of
+    older releases.
+
+    Args:
+        *args: As for ``torch.onnx.export``.
+        **kwargs: As for ``torch.onnx.export``, without ``dynamo``.
+    """
+    if 'dynamo' in inspect.signature(torch.onnx.export).parameters:
+        kwargs['dynamo'] = False
+    return torch.onnx.export(*args, **kwargs)

@@ -14,6 +14,7 @@ import torch
 from helpers.models import SWIN_SMALL, move_windows
 from helpers.official import SMALL as VITAEV2_SMALL
 
+from vsa_mm.compat import torchscript_onnx_export
 from vsa_mm.models import SwinTransformerVSA, ViTAEv2
 
 EXAMPLE = (1, 3, 160, 224)
@@ -25,10 +26,9 @@ BACKBONES = {
 
 
 def _export(model, path, opset):
-    torch.onnx.export(
+    torchscript_onnx_export(
         model, (torch.randn(*EXAMPLE), ),
         str(path),
-        dynamo=False,
         opset_version=opset,
         input_names=['input'],
         dynamic_axes={'input': {

@@ -18,10 +18,10 @@ from helpers.official import SMALL
 from helpers.torch_features import requires
 from torch._dynamo.testing import CompileCounterWithBackend
 
-from vsa_mm.compat import CUSTOM_OPS
+from vsa_mm.compat import COMPILE
 from vsa_mm.models import SwinTransformerVSA, ViTAEv2, VSAWindowAttention
 
-pytestmark = requires(CUSTOM_OPS)
+pytestmark = requires(COMPILE)
 
 
 @pytest.fixture(autouse=True)

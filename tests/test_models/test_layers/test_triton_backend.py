@@ -18,7 +18,7 @@ from helpers.paths import REPO
 from helpers.torch_features import requires
 from torch.utils.flop_counter import FlopCounterMode
 
-from vsa_mm.compat import CUSTOM_OPS, triton_ahead_of_time
+from vsa_mm.compat import COMPILE, CUSTOM_OPS, triton_ahead_of_time
 from vsa_mm.models import SwinTransformerVSA, VSAWindowAttention
 from vsa_mm.models.layers.backends import triton_fused
 from vsa_mm.models.layers.varied_window_attention import resolve_backend
@@ -251,7 +251,7 @@ def test_bad_calls_get_clear_errors(monkeypatch):
     with pytest.raises(ValueError, match='attn_drop=0.1'):
         dropping.train()(x, (7, 7))
     assert dropping.eval()(x, (7, 7)).shape == x.shape
-    monkeypatch.setenv('TRITON_INTERPRET', '0')
+    monkeypatch.setattr(triton_fused, '_INTERPRET_REQUESTED', False)
     with pytest.raises(ValueError, match='device cpu'):
         VSAWindowAttention(16, 2, backend='triton')(x, (7, 7))
 
@@ -285,6 +285,7 @@ def test_deterministic_mode_refuses_the_atomic_backward():
         torch.use_deterministic_algorithms(False)
 
 
+@requires(COMPILE)
 def test_compiles_fullgraph_and_exports():
     layer = _layer(16, 2, 0.3)
     x = torch.randn(1, 10 * 12, 16)

@@ -7,7 +7,7 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor
 
-from vsa_mm.compat import compile_unsupported, compiling_without_custom_ops
+from vsa_mm.compat import compile_unsupported, compiling_unsupported
 from vsa_mm.registry import MODELS
 from ..utils.init_cfg import pretrained_entry
 from .varied_window_attention import check_backend, varied_window_attention
@@ -250,7 +250,7 @@ class VSAWindowAttention(BaseModule):
         Returns:
             Tensor: Tokens of shape (B, H * W, out_dims).
         """
-        if compiling_without_custom_ops():
+        if compiling_unsupported():
             raise compile_unsupported('a VSA layer')
         height, width = self._check_input(x, hw_shape)
         x_map = x.reshape(x.shape[0], height, width, self.embed_dims)
