@@ -2,9 +2,12 @@
 # idempotent: seconds on a ready machine, ~10-20 minutes on a new one).
 PYTHON := .venv/bin/python
 
-LINT_PATHS := vsa_mm tests tools benchmarks configs setup.py
+LINT_PATHS := vsa_mm tests tools benchmarks configs dev setup.py
 
-.PHONY: setup demo lint format test test-quick test-cuda gpu-check bench docs-tables
+#: The oldest torch that CI tests, beside the pinned one (docs/environment.md).
+OLDEST_TORCH := 2.1.2
+
+.PHONY: setup demo lint format test test-quick test-torch test-cuda gpu-check bench docs-tables
 
 setup:
 	bash tools/setup_env.sh
@@ -23,6 +26,12 @@ format: setup
 
 test: lint
 	$(PYTHON) -m pytest
+	bash dev/test_torch.sh $(OLDEST_TORCH)
+
+# The torch-range tests on another torch, in .venv-torch<TORCH>/:
+# make test-torch TORCH=2.4.1
+test-torch:
+	bash dev/test_torch.sh $(TORCH)
 
 test-quick: lint
 	$(PYTHON) -m pytest -m "not slow"

@@ -65,8 +65,12 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(include=['vsa_mm', 'vsa_mm.*']),
     python_requires='>=3.10',
-    install_requires=['torch>=2.0', 'mmengine>=0.10.0', 'mmcv>=2.0.0,<2.2.0'],
+    # The tested range (docs/environment.md). mmcv (with its ops, for mmdet
+    # and mmseg) or mmcv-lite (without) comes from the user's stack, as for
+    # mmdet and mmpretrain: `mim install` adds it (requirements/mminstall.txt).
+    install_requires=['torch>=2.1,<2.15', 'mmengine>=0.10.0,<1.0.0'],
     extras_require={
+        'mim': read_requirements('mminstall.txt'),
         'tasks': read_requirements('runtime.txt'),
         'tests': read_requirements('tests.txt'),
         'demo': read_requirements('demo.txt'),
