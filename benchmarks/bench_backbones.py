@@ -23,7 +23,6 @@ peak memory of a step.
 """
 import argparse
 import contextlib
-import copy
 import statistics
 import time
 from typing import Dict, List, Sequence
@@ -33,19 +32,8 @@ import torch.nn as nn
 from mmpretrain.models import SwinTransformer
 
 from vsa_mm.models import SwinTransformerVSA, ViTAEv2, VSAWindowAttention
-from vsa_mm.models.layers.varied_window_attention import check_backend
 
 from bench_vsa_layer import DTYPES, emit, saved_tensor_bytes  # isort: skip
-
-
-def with_backend(model: nn.Module, backend: str) -> nn.Module:
-    """A copy of ``model`` whose VSA layers use ``backend``."""
-    model = copy.deepcopy(model)
-    for layer in model.modules():
-        if isinstance(layer, VSAWindowAttention):
-            layer.backend = check_backend(backend)
-    return model
-
 
 #: VSA backends of the default run.
 DEFAULT_BACKENDS = ('auto', )
@@ -57,32 +45,48 @@ def build_pairs(
     """Each baseline with its VSA model, once per VSA backend."""
     torch.manual_seed(0)
     swin = SwinTransformer('tiny', out_indices=(0, 1, 2, 3))
-    swin_vsa = SwinTransformerVSA('tiny')
-    vitae_vsa = ViTAEv2('s-vsa')
-    for model in (swin_vsa, vitae_vsa):
-        for layer in model.modules():
-            if isinstance(layer, VSAWindowAttention):
-                for head in (layer.sampling_offsets, layer.sampling_scales):
-                    nn.init.normal_(head.proj.weight, std=0.02)
+    vsa_models = {
+        'Swin-T + VSA':
+        lambda backend: SwinTransformerVSA(
+            'tiny', attn_cfg=dict(backend=backend)),
+        'ViTAEv2*-S + VSA':
+        lambda backend: ViTAEv2('s-vsa', attn_cfg=dict(backend=backend)),
+    }
+    # One set of weights per model, whatever the backend.
+    weights = {
+        name: moving_windows(build('auto')).state_dict()
+        for name, build in vsa_models.items()
+    }
 
-    def variants(name: str, model: nn.Module) -> Dict[str, nn.Module]:
-        if tuple(backends) == DEFAULT_BACKENDS:
-            return {name: model}
-        return {
-            f'{name} ({backend})': with_backend(model, backend)
-            for backend in backends
-        }
+    def variants(name: str) -> Dict[str, nn.Module]:
+        built = {}
+        for backend in backends:
+            model = vsa_models[name](backend)
+            model.load_state_dict(weights[name])
+            label = name if tuple(backends) == DEFAULT_BACKENDS else \
+                f'{name} ({backend})'
+            built[label] = model
+        return built
 
     return {
         'Swin-T': {
             'Swin-T (mmpretrain)': swin,
-            **variants('Swin-T + VSA', swin_vsa)
+            **variants('Swin-T + VSA')
         },
         'ViTAEv2*-S': {
             'ViTAEv2*-S': ViTAEv2('s-window'),
-            **variants('ViTAEv2*-S + VSA', vitae_vsa)
+            **variants('ViTAEv2*-S + VSA')
         },
     }
+
+
+def moving_windows(model: nn.Module) -> nn.Module:
+    """``model`` with regression heads that move its windows, in place."""
+    for layer in model.modules():
+        if isinstance(layer, VSAWindowAttention):
+            for head in (layer.sampling_offsets, layer.sampling_scales):
+                nn.init.normal_(head.proj.weight, std=0.02)
+    return model
 
 
 def measure(models: Dict[str, nn.Module],

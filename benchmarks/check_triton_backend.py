@@ -24,7 +24,7 @@ Reproduce::
 """
 import argparse
 import contextlib
-import copy
+import functools
 import itertools
 import traceback
 from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
@@ -72,18 +72,17 @@ def exact_float32() -> Iterator[None]:
             torch.backends.cudnn.allow_tf32 = saved
 
 
-def _layers(case: Case) -> Tuple[nn.Module, nn.Module]:
+def _layer(case: Case, backend: str) -> nn.Module:
+    """The case's layer with ``backend``; the same weights for every
+    backend."""
     torch.manual_seed(0)
-    reference = VSAWindowAttention(
-        case.channels, case.heads, 7, backend='reference')
-    nn.init.trunc_normal_(reference.relative_position_bias_table, std=.5)
+    layer = VSAWindowAttention(case.channels, case.heads, 7, backend=backend)
+    nn.init.trunc_normal_(layer.relative_position_bias_table, std=.5)
     if case.motion:
-        for head in (reference.sampling_offsets, reference.sampling_scales):
+        for head in (layer.sampling_offsets, layer.sampling_scales):
             nn.init.normal_(head.proj.weight, std=case.motion)
             nn.init.normal_(head.proj.bias, std=case.motion * 4)
-    fused = copy.deepcopy(reference)
-    fused.backend = 'triton'
-    return reference.cuda(), fused.cuda()
+    return layer.cuda()
 
 
 def _run(layer: nn.Module, x: torch.Tensor, hw: Tuple[int,
@@ -131,7 +130,7 @@ def accuracy_table() -> List[str]:
         'reference worst grad (same dtype) |', '|---|---|---:|---:|---|'
     ]
     for case in CASES:
-        reference, fused = _layers(case)
+        reference, fused = _layer(case, 'reference'), _layer(case, 'triton')
         torch.manual_seed(1)
         x = torch.randn(
             case.batch, case.height * case.width, case.channels, device='cuda')
@@ -224,41 +223,38 @@ def resources_table() -> List[str]:
 
 def warps_table(batches: Tuple[int, ...]) -> List[str]:
     from triton.testing import do_bench
-    saved = dict(triton_fused.NUM_WARPS)
     combos = list(itertools.product((4, 8), (4, 8)))
     lines = [
         '| shape | dtype | ' + ' | '.join(f'fwd {f} / bwd {b} warps'
                                           for f, b in combos) + ' |',
         '|---|---|' + '---:|' * len(combos)
     ]
-    try:
-        for batch, (stage, size, channels, heads), (name, dtype) in \
-                itertools.product(batches, (('stage 1', 56, 96, 3),
-                                            ('stage 3', 14, 384, 12)),
-                                  (('fp32', torch.float32),
-                                   ('bf16', torch.bfloat16))):
-            args = _op_inputs(batch, size, channels, heads, dtype)
-            grad = torch.randn(
-                batch * size * size, channels, device='cuda', dtype=dtype)
+    for batch, (stage, size, channels, heads), (name, dtype) in \
+            itertools.product(batches, (('stage 1', 56, 96, 3),
+                                        ('stage 3', 14, 384, 12)),
+                              (('fp32', torch.float32),
+                               ('bf16', torch.bfloat16))):
+        args = _op_inputs(batch, size, channels, heads, dtype)
+        grad = torch.randn(
+            batch * size * size, channels, device='cuda', dtype=dtype)
 
-            def step() -> None:
-                out, _ = triton_fused.fused_varied_window_attention(*args)
-                out.backward(grad)
+        def step(forward: int, backward: int) -> None:
+            out, lse = triton_fused.launch_forward(*args, forward)
+            triton_fused.launch_backward(grad, *args[:4], out, lse, *args[4:],
+                                         backward)
 
-            times = []
-            for forward, backward in combos:
-                triton_fused.NUM_WARPS.update(
-                    forward=forward, backward=backward)
-                times.append(do_bench(step, return_mode='median'))
-            best = min(times)
-            cells = [
-                f'**{t * 1e3:.0f}**' if t == best else f'{t * 1e3:.0f}'
-                for t in times
-            ]
-            lines.append(f'| Swin-T {stage}, B={batch} | {name} | ' +
-                         ' | '.join(cells) + ' |')
-    finally:
-        triton_fused.NUM_WARPS.update(saved)
+        times = [
+            do_bench(
+                functools.partial(step, forward, backward),
+                return_mode='median') for forward, backward in combos
+        ]
+        best = min(times)
+        cells = [
+            f'**{t * 1e3:.0f}**' if t == best else f'{t * 1e3:.0f}'
+            for t in times
+        ]
+        lines.append(f'| Swin-T {stage}, B={batch} | {name} | ' +
+                     ' | '.join(cells) + ' |')
     lines.insert(0, 'forward+backward of the fused operator, microseconds')
     return lines
 
@@ -268,15 +264,14 @@ def determinism_table() -> List[str]:
     picks, whether two backward passes agree bit for bit, and what
     ``'triton'`` does."""
     lines = ['| backend | result |', '|---|---|']
-    _, fused = _layers(CASES[3])
     x = torch.randn(2, 19 * 23, 64, device='cuda')
     grad = torch.randn_like(x)
     torch.use_deterministic_algorithms(True)
     try:
         for backend in ('auto', 'gather', 'triton'):
-            fused.backend = backend
+            layer = _layer(CASES[3], backend)
             try:
-                runs = [_run(fused, x, (19, 23), grad, None) for _ in '12']
+                runs = [_run(layer, x, (19, 23), grad, None) for _ in '12']
             except RuntimeError as error:
                 lines.append(f'| {backend} | RuntimeError: '
                              f'{str(error)[:90]}... |')
@@ -285,7 +280,6 @@ def determinism_table() -> List[str]:
             lines.append(f'| {backend} | two runs bitwise equal: {same} |')
     finally:
         torch.use_deterministic_algorithms(False)
-        fused.backend = 'triton'
     return lines
 
 

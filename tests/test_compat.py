@@ -11,7 +11,7 @@ from helpers.official import SMALL
 from vsa_mm.compat import (COMPILE, CUSTOM_OPS, DYNAMO_EXPORT,
                            UnsupportedTorchError, autocast_dtype)
 from vsa_mm.models import SwinTransformerVSA, ViTAEv2, VSAWindowAttention
-from vsa_mm.models.layers.varied_window_attention import resolve_backend
+from vsa_mm.models.layers.backends import resolve_backend
 
 
 @pytest.mark.skipif(

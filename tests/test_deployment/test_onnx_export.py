@@ -9,11 +9,12 @@ cores) serves all the checks.
 import numpy as np
 import pytest
 import torch
-from helpers.models import SWIN_SMALL, move_windows
+from helpers.models import SWIN_SMALL
 from helpers.official import SMALL as VITAEV2_SMALL
 
 from vsa_mm.deployment import MIN_IMAGE_SIZE, export_onnx
 from vsa_mm.models import SwinTransformerVSA, ViTAEv2
+from vsa_mm.models.layers import move_windows
 
 ort = pytest.importorskip('onnxruntime', reason='pip install onnxruntime')
 

@@ -11,11 +11,12 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
-from helpers.models import SWIN_SMALL, move_windows
+from helpers.models import SWIN_SMALL
 from helpers.official import SMALL as VITAEV2_SMALL
 
 from vsa_mm.compat import torchscript_onnx_export
 from vsa_mm.models import SwinTransformerVSA, ViTAEv2
+from vsa_mm.models.layers import move_windows
 
 EXAMPLE = (1, 3, 160, 224)
 SIZES = [(1, 3, 160, 224), (2, 3, 256, 416), (1, 3, 130, 97)]

@@ -13,13 +13,14 @@ import copy
 
 import pytest
 import torch
-from helpers.models import SWIN_SMALL, move_windows
+from helpers.models import SWIN_SMALL
 from helpers.official import SMALL
 from helpers.torch_features import requires
 from torch._dynamo.testing import CompileCounterWithBackend
 
 from vsa_mm.compat import COMPILE
 from vsa_mm.models import SwinTransformerVSA, ViTAEv2, VSAWindowAttention
+from vsa_mm.models.layers import move_windows
 
 pytestmark = requires(COMPILE)
 

@@ -12,11 +12,12 @@ import re
 
 import pytest
 import torch
-from helpers.models import move_windows
 from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 from PIL import Image
 from tool_helpers import DEMO_CONFIGS, REPO, assert_one_line_error, run_tool
+
+from vsa_mm.models.layers import move_windows
 
 TOOL = 'deployment/deploy.py'
 DEPLOY = REPO / 'configs' / 'deploy'

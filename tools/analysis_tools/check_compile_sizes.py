@@ -41,9 +41,9 @@ import torch.nn as nn
 from torch._dynamo.utils import counters
 
 from vsa_mm.cli.tool import ToolArgumentParser, run_tool
-from vsa_mm.models import SwinTransformerVSA, ViTAEv2, VSAWindowAttention
-from vsa_mm.models.layers import WindowRegressionHead
-from vsa_mm.models.layers.varied_window_attention import VSA_BACKENDS
+from vsa_mm.models import SwinTransformerVSA, ViTAEv2
+from vsa_mm.models.layers import move_windows
+from vsa_mm.models.layers.backends import VSA_BACKENDS
 
 #: Backbone classes and their default presets, by ``--backbone``.
 BACKBONES = {
@@ -85,18 +85,6 @@ def parse_arch(text: str):
     if text.lstrip().startswith('{'):
         return json.loads(text)
     return text
-
-
-def move_windows(model: nn.Module, seed: int = 0) -> None:
-    """Give every VSA regression head random non-zero weights, so windows
-    move and stretch as in a trained model (at initialisation they are the
-    plain windows)."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for head in model.modules():
-            if isinstance(head, WindowRegressionHead):
-                head.proj.weight.normal_(0, 0.05, generator=generator)
-                head.proj.bias.normal_(0, 0.1, generator=generator)
 
 
 def projection_loss(outs: Sequence[torch.Tensor], seed: int) -> torch.Tensor:
@@ -186,12 +174,11 @@ def build_backbone(backbone: str, arch, backend: str) -> nn.Module:
     num_stages = len(cls._resolve_arch(arch)['depths'])
     torch.manual_seed(0)
     model = cls(
-        arch=arch, drop_path_rate=0., out_indices=tuple(range(num_stages)))
-    move_windows(model)
-    for layer in model.modules():
-        if isinstance(layer, VSAWindowAttention):
-            layer.backend = backend
-    return model.train()
+        arch=arch,
+        drop_path_rate=0.,
+        out_indices=tuple(range(num_stages)),
+        attn_cfg=dict(backend=backend))
+    return move_windows(model).train()
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -20,8 +20,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from vsa_mm.compat import COMPILE, CUSTOM_OPS, triton_ahead_of_time
 from vsa_mm.models import SwinTransformerVSA, VSAWindowAttention
-from vsa_mm.models.layers.backends import triton_fused
-from vsa_mm.models.layers.varied_window_attention import resolve_backend
+from vsa_mm.models.layers.backends import resolve_backend, triton_fused
 
 pytestmark = [
     pytest.mark.skipif(
@@ -39,11 +38,13 @@ def test_the_interpreter_runs_the_kernels():
 def _layer(channels: int,
            heads: int,
            motion: float,
-           seed: int = 0) -> VSAWindowAttention:
+           seed: int = 0,
+           backend: str = 'triton') -> VSAWindowAttention:
     """A layer with a random bias table and, for ``motion > 0``, regression
-    heads of that standard deviation (moved and stretched windows)."""
+    heads of that standard deviation (moved and stretched windows); the
+    same weights for every backend."""
     torch.manual_seed(seed)
-    layer = VSAWindowAttention(channels, heads, 7, backend='triton')
+    layer = VSAWindowAttention(channels, heads, 7, backend=backend)
     nn.init.normal_(layer.relative_position_bias_table, std=0.5)
     if motion:
         for head in (layer.sampling_offsets, layer.sampling_scales):
@@ -210,8 +211,7 @@ def test_triton_equals_a_float64_definition(case):
 def test_triton_equals_the_reference_backend(case):
     batch, height, width, channels, heads, motion = CASES[case]
     layer = _layer(channels, heads, motion)
-    reference = copy.deepcopy(layer)
-    reference.backend = 'reference'
+    reference = _layer(channels, heads, motion, backend='reference')
     torch.manual_seed(2)
     x = torch.randn(batch, height * width, channels)
     upstream = torch.randn(
@@ -226,8 +226,7 @@ def test_float16_storage_is_as_close_as_the_reference_in_float16():
     fused kernel is as close to float32 as the reference under the same
     autocast."""
     layer = _layer(32, 2, 0.3)
-    reference = copy.deepcopy(layer)
-    reference.backend = 'reference'
+    reference = _layer(32, 2, 0.3, backend='reference')
     torch.manual_seed(3)
     x = torch.randn(2, 13 * 17, 32)
     upstream = torch.randn(2, 13 * 17, 32, dtype=torch.float64)

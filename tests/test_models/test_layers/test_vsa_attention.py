@@ -95,10 +95,13 @@ def test_state_dict_with_derived_index_loads_strictly():
     } | REGRESSION_KEYS
 
 
-def box_mean_layer(channels: int, hw: tuple) -> VSAWindowAttention:
+def box_mean_layer(channels: int,
+                   hw: tuple,
+                   backend: str = 'auto') -> VSAWindowAttention:
     """A layer whose output at every token is the mean of its window's
     sampled values, and whose values are the input itself."""
-    layer = VSAWindowAttention(channels, 1, window_size=7).double()
+    layer = VSAWindowAttention(
+        channels, 1, window_size=7, backend=backend).double()
     with torch.no_grad():
         layer.qkv.weight.zero_()
         layer.qkv.bias.zero_()
@@ -114,8 +117,7 @@ def test_pure_offset_moves_content_along_its_axis_only(axis, backend):
     """On a 14x28 map (nh=2, nw=4), an offset of exactly one window moves
     every window onto its right (x) or lower (y) neighbour."""
     height, width, ws = 14, 28, 7
-    layer = box_mean_layer(1, (height, width))
-    layer.backend = backend
+    layer = box_mean_layer(1, (height, width), backend)
     windows_h, windows_w = height // ws, width // ws
     # One window = ws pixels = ws * 2 / (side - 1) in normalised units; the
     # layer divides the x offset by nw and the y offset by nh.

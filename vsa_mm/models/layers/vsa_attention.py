@@ -10,7 +10,8 @@ from torch import Tensor
 from vsa_mm.compat import compile_unsupported, compiling_unsupported
 from vsa_mm.registry import MODELS
 from ..utils.init_cfg import pretrained_entry
-from .varied_window_attention import check_backend, varied_window_attention
+from .backends import check_backend
+from .varied_window_attention import varied_window_attention
 from .window_geometry import (own_buffer, pad_to_window_multiple, padded_hw,
                               relative_position_index, sampling_grid)
 
@@ -89,6 +90,34 @@ class WindowRegressionHead(nn.Module):
         return own_buffer(out.view(batch, rows * cols, self.num_heads, 2))
 
 
+def move_windows(model: nn.Module,
+                 seed: int = 0,
+                 weight_std: float = 0.05,
+                 bias_std: float = 0.1) -> nn.Module:
+    """Give every :class:`WindowRegressionHead` in ``model`` random weights,
+    in place, so that its windows move and stretch as in a trained model (a
+    new layer samples the default windows); for checks and benchmarks.
+
+    Args:
+        model (nn.Module): A layer or a model containing VSA layers.
+        seed (int): Seed of the draws. Defaults to 0.
+        weight_std (float): Standard deviation of the projection weights.
+            Defaults to 0.05.
+        bias_std (float): Standard deviation of the projection biases.
+            Defaults to 0.1.
+
+    Returns:
+        nn.Module: ``model``.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for head in model.modules():
+            if isinstance(head, WindowRegressionHead):
+                head.proj.weight.normal_(0, weight_std, generator=generator)
+                head.proj.bias.normal_(0, bias_std, generator=generator)
+    return model
+
+
 @MODELS.register_module()
 class VSAWindowAttention(BaseModule):
     """Varied-size window attention.
@@ -112,12 +141,15 @@ class VSAWindowAttention(BaseModule):
 
     The module holds the parameters and regresses the windows;
     :func:`~vsa_mm.models.layers.varied_window_attention.varied_window_attention`
-    computes the attention, with one of several backends that compute the
-    same function (``backend``): ``'reference'`` samples keys and values
-    with ``F.grid_sample``; ``'gather'`` samples them together with an exact
+    computes the attention with one of the backends of
+    :mod:`vsa_mm.models.layers.backends`, which all compute the same
+    function (``backend``): ``'reference'`` samples keys and values with
+    ``F.grid_sample``; ``'gather'`` samples them together with an exact
     bilinear row gather and recomputes them in backward instead of storing
     them; ``'triton'`` fuses sampling, attention, window reverse and crop
-    into one Triton kernel each way (CUDA); ``'auto'`` picks per device.
+    into one Triton kernel each way (CUDA, opt-in); ``'auto'`` picks
+    ``'gather'`` on the CPU and ``'reference'`` on CUDA (the rule and its
+    exceptions: :mod:`vsa_mm.models.layers.backends`).
 
     The parameters shared with window attention have the names and shapes of
     mmpretrain's ``WindowMSA`` (``qkv``, ``proj``,
@@ -146,11 +178,8 @@ class VSAWindowAttention(BaseModule):
             the official ViTAE-VSA reduction cells compute it (their input
             and output widths differ). Not with ``qk_scale``.
             Defaults to False.
-        backend (str): ``'auto'`` (what measured fastest per device:
-            ``'gather'`` on the CPU, ``'triton'`` on CUDA where it supports
-            the call, else ``'reference'``; see ``docs/benchmarks.md``),
-            ``'reference'``, ``'gather'`` or ``'triton'``.
-            Defaults to ``'auto'``.
+        backend (str): ``'auto'``, ``'reference'``, ``'gather'`` or
+            ``'triton'`` (above). Defaults to ``'auto'``.
 
     Examples:
         >>> import torch

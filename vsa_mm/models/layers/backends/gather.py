@@ -42,7 +42,8 @@ from torch.utils.checkpoint import checkpoint
 from vsa_mm.compat import autocast_dtype, operator
 from ..window_geometry import (is_tracing, pad_to_window_multiple, padded_hw,
                                window_partition)
-from .attention import softmax_attention
+from .attention import attend_in_windows, softmax_attention
+from .base import AttentionCall, Backend, always_supported
 
 #: Qualified name of the forward operator, as tracers and exporters see it.
 BILINEAR_GATHER_OP = 'vsa_mm::bilinear_gather'
@@ -327,40 +328,31 @@ def project_keys_values(x_map: Tensor, weight: Tensor, bias: Optional[Tensor],
     return kv.to(grid_dtype).reshape(-1, 2 * head_dims)
 
 
-def attend_gather(x_map: Tensor, grid: Tensor, qkv_weight: Tensor,
-                  qkv_bias: Optional[Tensor], bias: Tensor, scale: float,
-                  window_size: int, num_heads: int, attn_drop: float,
-                  training: bool) -> Tensor:
-    """Varied-window attention with keys and values sampled by the gather.
-
-    Args:
-        x_map (Tensor): Input map of shape (B, H, W, C).
-        grid (Tensor): Sampling positions, (B, nW, h, N, 2), as
-            :func:`~vsa_mm.models.layers.window_geometry.varied_window_grid`
-            returns them.
-        qkv_weight (Tensor): Weight of the q/k/v projection, (3 * D, C).
-        qkv_bias (Tensor, optional): Its bias, (3 * D, ).
-        bias (Tensor): Relative position bias, (h, N, N).
-        scale (float): Scale of the queries.
-        window_size (int): Window side ws.
-        num_heads (int): Number of heads h.
-        attn_drop (float): Dropout rate of the attention weights.
-        training (bool): Apply the dropout.
-
-    Returns:
-        Tensor: Attended windows of shape (B, nW, h, N, D / h).
+def _attend_windows(call: AttentionCall, grid: Tensor, bias: Tensor) -> Tensor:
+    """Every window's attention, keys and values sampled by the gather
+    (see :data:`~vsa_mm.models.layers.backends.attention.WindowAttention`).
     """
-    out_dims = qkv_weight.shape[0] // 3
-    head_dims = out_dims // num_heads
-    map_hw = padded_hw(*x_map.shape[1:3], window_size)
-    q = F.linear(x_map, qkv_weight[:out_dims],
-                 None if qkv_bias is None else qkv_bias[:out_dims])
+    x_map, out_dims = call.x_map, call.out_dims
+    map_hw = padded_hw(*x_map.shape[1:3], call.window_size)
+    q = F.linear(x_map, call.qkv_weight[:out_dims],
+                 None if call.qkv_bias is None else call.qkv_bias[:out_dims])
     q = window_partition(
-        pad_to_window_multiple(q, window_size), window_size,
-        num_heads).mul_(scale)  # scales the partition's own copy
+        pad_to_window_multiple(q, call.window_size), call.window_size,
+        call.num_heads).mul_(call.scale)  # scales the partition's own copy
     project = functools.partial(
-        project_keys_values, num_heads=num_heads, window_size=window_size)
-    kv = sample_projected_rows(project, x_map, qkv_weight, qkv_bias, grid,
-                               map_hw, num_heads)
-    k, v = kv.to(q.dtype).split(head_dims, dim=-1)
-    return softmax_attention(q, k, v, bias, attn_drop, training)
+        project_keys_values,
+        num_heads=call.num_heads,
+        window_size=call.window_size)
+    kv = sample_projected_rows(project, x_map, call.qkv_weight, call.qkv_bias,
+                               grid, map_hw, call.num_heads)
+    k, v = kv.to(q.dtype).split(call.head_dims, dim=-1)
+    return softmax_attention(q, k, v, bias, call.attn_drop, call.training)
+
+
+def attend(call: AttentionCall) -> Tensor:
+    """The varied-window attention with the gather: see
+    :class:`~vsa_mm.models.layers.backends.base.Backend`."""
+    return attend_in_windows(call, _attend_windows)
+
+
+BACKEND = Backend(always_supported, attend)

@@ -3,51 +3,31 @@
 The readable definition of the layer, and the default on CUDA where
 ``F.grid_sample`` is one fused kernel.
 """
-from typing import Optional
-
 import torch.nn.functional as F
 from torch import Tensor
 
 from ..window_geometry import (pad_to_window_multiple, padded_hw,
                                window_partition)
-from .attention import softmax_attention
+from .attention import attend_in_windows, softmax_attention
+from .base import AttentionCall, Backend, always_supported
 
 
-def attend_reference(x_map: Tensor, grid: Tensor, qkv_weight: Tensor,
-                     qkv_bias: Optional[Tensor], bias: Tensor, scale: float,
-                     window_size: int, num_heads: int, attn_drop: float,
-                     training: bool) -> Tensor:
-    """Varied-window attention with keys and values from ``grid_sample``.
-
-    Args:
-        x_map (Tensor): Input map of shape (B, H, W, C).
-        grid (Tensor): Sampling positions, (B, nW, h, N, 2), as
-            :func:`~vsa_mm.models.layers.window_geometry.varied_window_grid`
-            returns them.
-        qkv_weight (Tensor): Weight of the q/k/v projection, (3 * D, C).
-        qkv_bias (Tensor, optional): Its bias, (3 * D, ).
-        bias (Tensor): Relative position bias, (h, N, N).
-        scale (float): Scale of the queries.
-        window_size (int): Window side ws.
-        num_heads (int): Number of heads h.
-        attn_drop (float): Dropout rate of the attention weights.
-        training (bool): Apply the dropout.
-
-    Returns:
-        Tensor: Attended windows of shape (B, nW, h, N, D / h).
+def _attend_windows(call: AttentionCall, grid: Tensor, bias: Tensor) -> Tensor:
+    """Every window's attention, keys and values sampled by ``grid_sample``
+    (see :data:`~vsa_mm.models.layers.backends.attention.WindowAttention`).
     """
+    x_map, num_heads, head_dims = call.x_map, call.num_heads, call.head_dims
     batch = x_map.shape[0]
-    out_dims = qkv_weight.shape[0] // 3
-    head_dims = out_dims // num_heads
-    map_hw = padded_hw(*x_map.shape[1:3], window_size)
+    map_hw = padded_hw(*x_map.shape[1:3], call.window_size)
     qkv = pad_to_window_multiple(
-        F.linear(x_map, qkv_weight, qkv_bias), window_size)
+        F.linear(x_map, call.qkv_weight, call.qkv_bias), call.window_size)
     # Views and splits only, never a slice: a slice's backward zero-fills a
     # gradient of the whole map, a split's backward is one concatenation,
     # which here also writes the sampled gradients into the q/k/v layout.
     q, kv = qkv.view(batch, *map_hw, 3, num_heads, head_dims).split((1, 2),
                                                                     dim=3)
-    q = window_partition(q.flatten(3), window_size, num_heads) * scale
+    q = window_partition(q.flatten(3), call.window_size,
+                         num_heads) * call.scale
     # Keys and values of a head sampled together: per-head channels-first
     # images of 2 d channels (k then v).
     images = kv.permute(0, 4, 3, 5, 1, 2).reshape(batch * num_heads,
@@ -64,4 +44,13 @@ def attend_reference(x_map: Tensor, grid: Tensor, qkv_weight: Tensor,
     k, v = (
         part.permute(0, 3, 1, 4, 2).to(q.dtype)
         for part in sampled.split(head_dims, dim=2))
-    return softmax_attention(q, k, v, bias, attn_drop, training)
+    return softmax_attention(q, k, v, bias, call.attn_drop, call.training)
+
+
+def attend(call: AttentionCall) -> Tensor:
+    """The varied-window attention with ``grid_sample``: see
+    :class:`~vsa_mm.models.layers.backends.base.Backend`."""
+    return attend_in_windows(call, _attend_windows)
+
+
+BACKEND = Backend(always_supported, attend)

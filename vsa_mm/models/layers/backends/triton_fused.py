@@ -16,9 +16,8 @@ Triton itself is imported on the first call only.
 Supported: windows of at most 64 tokens (``ws <= 8``), head widths up to
 256, float32, float16 and bfloat16 storage (float32 accumulation), no
 dropout on the attention weights. :func:`unsupported_reason` says why a call
-is not supported; the layer raises ``ValueError`` with it. The layer's
-``'auto'`` backend never picks this one: it is opt-in until the kernels of
-this revision are timed on a GPU.
+is not supported; the layer raises ``ValueError`` with it. ``'auto'`` never
+picks this backend (the rule: :mod:`vsa_mm.models.layers.backends`).
 
 The key and value gradients are summed with atomic additions, whose order
 varies from run to run: under ``torch.use_deterministic_algorithms(True)``
@@ -29,15 +28,17 @@ import functools
 import math
 import os
 import sys
-from types import ModuleType
+from types import MappingProxyType, ModuleType
 from typing import Optional, Sequence, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from vsa_mm.compat import (CUSTOM_OPS, FLOP_FORMULAS, operator,
                            register_flop_formula)
 from ..window_geometry import padded_size
+from .base import AttentionCall, Backend
 
 #: Qualified name of the forward operator.
 FUSED_OP = 'vsa_mm::fused_varied_window_attention'
@@ -47,8 +48,9 @@ MAX_WINDOW_TOKENS = 64
 #: Largest head width.
 MAX_HEAD_DIMS = 256
 _DTYPES = (torch.float32, torch.float16, torch.bfloat16)
-#: Warps per program of each kernel.
-NUM_WARPS = {'forward': 8, 'backward': 8}
+#: Warps per program of each kernel (read-only; :func:`launch_forward` and
+#: :func:`launch_backward` take others).
+NUM_WARPS = MappingProxyType({'forward': 8, 'backward': 8})
 
 #: Whether ``TRITON_INTERPRET`` asked for Triton's interpreter when this
 #: module was imported (read once: tracers cannot read the environment).
@@ -94,25 +96,16 @@ def _kernels(interpret: bool) -> ModuleType:
     return triton_kernels
 
 
-def unsupported_reason(device: torch.device,
-                       dtype: torch.dtype,
-                       window_size: int,
-                       head_dims: int,
-                       attn_drop: float = 0.,
-                       training: bool = False) -> Optional[str]:
-    """Why the fused backend cannot compute this call, or None if it can.
+def unsupported_reason(call: AttentionCall) -> Optional[str]:
+    """Why the fused backend cannot compute ``call``, or None if it can.
 
     Args:
-        device (torch.device): Device of the inputs.
-        dtype (torch.dtype): dtype of the q/k/v projection's output.
-        window_size (int): Window side ws.
-        head_dims (int): Width of one head.
-        attn_drop (float): Dropout rate of the attention weights.
-        training (bool): Whether dropout would apply.
+        call (AttentionCall): The call.
 
     Returns:
         str | None: A sentence naming the offending value.
     """
+    device, dtype = call.device, call.projection_dtype
     if not CUSTOM_OPS.available:
         return CUSTOM_OPS.missing()
     if device.type != 'cuda' and not (device.type == 'cpu' and interpreting()):
@@ -123,16 +116,30 @@ def unsupported_reason(device: torch.device,
         return 'Triton is not installed'
     if dtype not in _DTYPES:
         return f'it supports float32, float16 and bfloat16, got {dtype}'
-    if window_size**2 > MAX_WINDOW_TOKENS:
+    if call.window_size**2 > MAX_WINDOW_TOKENS:
         return (f'it supports windows of at most {MAX_WINDOW_TOKENS} tokens, '
-                f'got window_size={window_size}')
-    if head_dims > MAX_HEAD_DIMS:
+                f'got window_size={call.window_size}')
+    if call.head_dims > MAX_HEAD_DIMS:
         return (f'it supports heads of at most {MAX_HEAD_DIMS} channels, got '
-                f'{head_dims}')
-    if attn_drop > 0 and training:
+                f'{call.head_dims}')
+    if call.attn_drop > 0 and call.training:
         return (f'it has no dropout on the attention weights, got '
-                f'attn_drop={attn_drop} in training')
+                f'attn_drop={call.attn_drop} in training')
     return None
+
+
+def attend(call: AttentionCall) -> Tensor:
+    """The varied-window attention, fused: see
+    :class:`~vsa_mm.models.layers.backends.base.Backend`."""
+    batch, height, width, channels = call.x_map.shape
+    qkv = F.linear(
+        call.x_map.reshape(-1, channels), call.qkv_weight, call.qkv_bias)
+    out, _ = fused_varied_window_attention(qkv, call.offsets.reshape(-1),
+                                           call.scales.reshape(-1),
+                                           call.bias_table, batch, height,
+                                           width, call.scale, call.window_size,
+                                           call.num_heads)
+    return out.view(batch, height * width, call.out_dims)
 
 
 class _Launch:
@@ -187,6 +194,74 @@ def _lse_shape(batch: int, height: int, width: int, window_size: int,
     return batch, windows, num_heads, window_size**2
 
 
+def launch_forward(qkv: Tensor, offsets: Tensor, scales: Tensor, table: Tensor,
+                   batch: int, height: int, width: int, scale: float,
+                   window_size: int, num_heads: int,
+                   num_warps: int) -> Tuple[Tensor, Tensor]:
+    """The forward kernel, launched with ``num_warps`` warps per program
+    (:func:`fused_varied_window_attention` launches it with
+    :data:`NUM_WARPS`; benchmarks try others).
+
+    Args and returns: as for :func:`fused_varied_window_attention`.
+    """
+    launch = _Launch(qkv, batch, height, width, window_size, num_heads)
+    qkv = qkv.contiguous()
+    out = qkv.new_empty(qkv.shape[0], qkv.shape[1] // 3)
+    lse = qkv.new_empty(
+        _lse_shape(batch, height, width, window_size, num_heads),
+        dtype=torch.float32)
+    with _device_guard(qkv):
+        launch.kernels.vsa_forward_kernel[launch.grid](
+            qkv,
+            offsets.contiguous(),
+            scales.contiguous(),
+            table.contiguous(),
+            out,
+            lse,
+            *launch.geometry,
+            scale,
+            num_warps=num_warps,
+            **launch.constants)
+    return out, lse
+
+
+def launch_backward(grad_out: Tensor, qkv: Tensor, offsets: Tensor,
+                    scales: Tensor, table: Tensor, out: Tensor, lse: Tensor,
+                    batch: int, height: int, width: int, scale: float,
+                    window_size: int, num_heads: int,
+                    num_warps: int) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The backward kernel, launched with ``num_warps`` warps per program.
+
+    Args and returns: as for
+    :func:`fused_varied_window_attention_backward`.
+    """
+    launch = _Launch(qkv, batch, height, width, window_size, num_heads)
+    grad_qkv = torch.zeros(qkv.shape, dtype=torch.float32, device=qkv.device)
+    grad_offsets = torch.empty_like(offsets, dtype=torch.float32)
+    grad_scales = torch.empty_like(scales, dtype=torch.float32)
+    grad_table = torch.zeros(
+        table.shape, dtype=torch.float32, device=table.device)
+    with _device_guard(qkv):
+        launch.kernels.vsa_backward_kernel[launch.grid](
+            qkv.contiguous(),
+            offsets.contiguous(),
+            scales.contiguous(),
+            table.contiguous(),
+            out.contiguous(),
+            grad_out.contiguous(),
+            lse,
+            grad_qkv,
+            grad_offsets,
+            grad_scales,
+            grad_table,
+            *launch.geometry,
+            scale,
+            num_warps=num_warps,
+            **launch.constants)
+    return (grad_qkv.to(qkv.dtype), grad_offsets.to(offsets.dtype),
+            grad_scales.to(scales.dtype), grad_table.to(table.dtype))
+
+
 def _fused_backward_fake(
         grad_out: Tensor, qkv: Tensor, offsets: Tensor, scales: Tensor,
         table: Tensor, out: Tensor, lse: Tensor, batch: int, height: int,
@@ -215,31 +290,9 @@ def fused_varied_window_attention_backward(
             'torch.use_deterministic_algorithms(True) is set; use '
             "backend='gather' (deterministic on CUDA too) or 'auto', which "
             'picks it in this mode')
-    launch = _Launch(qkv, batch, height, width, window_size, num_heads)
-    grad_qkv = torch.zeros(qkv.shape, dtype=torch.float32, device=qkv.device)
-    grad_offsets = torch.empty_like(offsets, dtype=torch.float32)
-    grad_scales = torch.empty_like(scales, dtype=torch.float32)
-    grad_table = torch.zeros(
-        table.shape, dtype=torch.float32, device=table.device)
-    with _device_guard(qkv):
-        launch.kernels.vsa_backward_kernel[launch.grid](
-            qkv.contiguous(),
-            offsets.contiguous(),
-            scales.contiguous(),
-            table.contiguous(),
-            out.contiguous(),
-            grad_out.contiguous(),
-            lse,
-            grad_qkv,
-            grad_offsets,
-            grad_scales,
-            grad_table,
-            *launch.geometry,
-            scale,
-            num_warps=NUM_WARPS['backward'],
-            **launch.constants)
-    return (grad_qkv.to(qkv.dtype), grad_offsets.to(offsets.dtype),
-            grad_scales.to(scales.dtype), grad_table.to(table.dtype))
+    return launch_backward(grad_out, qkv, offsets, scales, table, out, lse,
+                           batch, height, width, scale, window_size, num_heads,
+                           NUM_WARPS['backward'])
 
 
 def _setup_context(ctx, inputs: tuple, output: Tuple[Tensor, Tensor]) -> None:
@@ -313,25 +366,8 @@ def fused_varied_window_attention(qkv: Tensor, offsets: Tensor, scales: Tensor,
         ``qkv``, and the float32 log-sum-exp of every query's logits,
         (B, nW, h, ws * ws), which backward reuses.
     """
-    launch = _Launch(qkv, batch, height, width, window_size, num_heads)
-    qkv = qkv.contiguous()
-    out = qkv.new_empty(qkv.shape[0], qkv.shape[1] // 3)
-    lse = qkv.new_empty(
-        _lse_shape(batch, height, width, window_size, num_heads),
-        dtype=torch.float32)
-    with _device_guard(qkv):
-        launch.kernels.vsa_forward_kernel[launch.grid](
-            qkv,
-            offsets.contiguous(),
-            scales.contiguous(),
-            table.contiguous(),
-            out,
-            lse,
-            *launch.geometry,
-            scale,
-            num_warps=NUM_WARPS['forward'],
-            **launch.constants)
-    return out, lse
+    return launch_forward(qkv, offsets, scales, table, batch, height, width,
+                          scale, window_size, num_heads, NUM_WARPS['forward'])
 
 
 def fused_attention_macs(out_shape: Sequence[int],
@@ -385,3 +421,5 @@ if FLOP_FORMULAS.available and CUSTOM_OPS.available:
     register_flop_formula(
         torch.ops.vsa_mm.fused_varied_window_attention_backward,
         _backward_flops)
+
+BACKEND = Backend(unsupported_reason, attend)
