@@ -1,11 +1,10 @@
 """An unpickler that builds only allowlisted globals, for older torches.
 
-From torch 2.6, ``torch.load(weights_only=True)`` takes an allowlist that
-maps pickled names to objects (``add_safe_globals`` with ``(object,
-name)`` pairs), which is how vsa_mm loads MMEngine checkpoints
-(:mod:`vsa_mm.checkpoint.safe_load`). Older releases either have no
-allowlist or one without names, and their ``weights_only`` unpickler
-refuses the history buffers of every MMEngine checkpoint.
+Where torch's ``weights_only`` allowlist maps pickled names to objects
+(:data:`vsa_mm.compat.NAMED_SAFE_GLOBALS`), vsa_mm loads MMEngine
+checkpoints with it (:mod:`vsa_mm.checkpoint.safe_load`). Older releases
+have no allowlist or one without names, and their ``weights_only``
+unpickler refuses the history buffers of every MMEngine checkpoint.
 
 There, vsa_mm loads with ``torch.load(pickle_module=...)`` and the module
 :func:`allowlist_pickle_module` makes: torch still reads the archive and

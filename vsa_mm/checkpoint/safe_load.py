@@ -6,7 +6,8 @@ else is refused, so loading a checkpoint cannot run code hidden in it.
 vsa_mm loads every checkpoint through :func:`weights_only_load`:
 
 - where ``torch.serialization.add_safe_globals`` maps names to objects
-  (torch 2.6 on), with ``torch.load(weights_only=True)`` and that
+  (:data:`vsa_mm.compat.NAMED_SAFE_GLOBALS`), with
+  ``torch.load(weights_only=True)`` and that
   allowlist;
 - on older torches, with ``torch.load`` and the allowlist unpickler of
   :mod:`vsa_mm.checkpoint.allowlist_unpickler` (their own ``weights_only``
@@ -22,11 +23,12 @@ allowlists exactly these (:func:`mmengine_safe_globals`), with
 ``builtins.getattr`` mapped to
 :func:`~vsa_mm.checkpoint.history_buffers.history_buffer_statistic`, which
 returns a history buffer's own statistics methods and refuses everything
-else. Where ``torch.load`` does not default to ``weights_only`` (before
-torch 2.6), it also registers :func:`load_from_local_weights_only` as
-MMEngine's loader of local files, so that ``load_from``, ``resume`` and
-``init_cfg=dict(type='Pretrained')`` refuse code there too; from torch 2.6
-MMEngine's own loader is left as it is. Either way they load the
+else. Where ``torch.load`` does not default to ``weights_only``
+(:data:`vsa_mm.compat.WEIGHTS_ONLY_BY_DEFAULT`), it also registers
+:func:`load_from_local_weights_only` as MMEngine's loader of local files,
+so that ``load_from``, ``resume`` and ``init_cfg=dict(type='Pretrained')``
+refuse code there too; where it does, MMEngine's own loader is left as it
+is. Either way they load the
 checkpoints of any MMEngine run. Off switch: ``VSA_MM_SAFE_GLOBALS=0``.
 
 MMEngine <= 0.10.7 downloads ``http(s)://``, ``openmmlab://``,
@@ -136,7 +138,8 @@ _ALLOWLIST: List[SafeGlobal] = []
 def register_mmengine_safe_globals() -> bool:
     """Allowlist :func:`mmengine_safe_globals` for checkpoint loading.
 
-    On torch's allowlist where it maps names (torch 2.6 on), else on
+    On torch's allowlist where it maps names
+    (:data:`vsa_mm.compat.NAMED_SAFE_GLOBALS`), else on
     :func:`weights_only_load`'s. Where ``torch.load`` does not default to
     ``weights_only``, MMEngine's loader of local files (the empty prefix
     of :class:`~mmengine.runner.checkpoint.CheckpointLoader`) becomes

@@ -8,8 +8,9 @@ to write it in ONNX: :func:`onnx_translation_table` gives the translation
 has), and :func:`export_onnx` exports with it, with dynamic batch, height and
 width by default.
 
-The layer caches nothing and accepts symbolic sizes, so one export serves
-every input size, and the model stays usable in eager mode afterwards.
+While exported, the layer keeps nothing and accepts symbolic sizes, so one
+export serves every input size, and the model stays usable in eager mode
+afterwards.
 
 Requires ``onnx`` and ``onnxscript`` (``pip install vsa_mm[deploy]``).
 """

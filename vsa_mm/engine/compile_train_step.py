@@ -8,7 +8,7 @@ and the optimizer step. Two things then go wrong in the optimizer step:
   built from a config with ``paramwise_cfg``: they are ``ConfigDict``
   objects, and tracing ``AdamW.step`` stops with
   ``InternalTorchDynamoError: 'UserDefinedDictVariable' object has no
-  attribute 'items'`` (torch 2.14, MMEngine 0.10.7);
+  attribute 'items'``;
 - the learning rate is a Python float that the schedulers change, so a
   traced step would be recompiled at every change.
 

@@ -135,9 +135,11 @@ class VSAWindowAttention(BaseModule):
     The layer accepts any map size: the map is padded at the bottom and right
     to a window multiple (padded keys and values are zero) and the output is
     cropped back. Sampling grids are computed in float32 (float64 for float64
-    inputs), also under autocast. Nothing is cached between calls, and map
-    sizes may be symbolic, so the layer compiles (``torch.compile``) and
-    exports (``torch.export``, ONNX) with dynamic height and width.
+    inputs), also under autocast. In eager mode the default window grid of
+    each padded size is kept (per device and dtype) for later calls; while a
+    tracer records, nothing is kept and map sizes may be symbolic, so the
+    layer compiles (``torch.compile``) and exports (``torch.export``, ONNX)
+    with dynamic height and width.
 
     The module holds the parameters and regresses the windows;
     :func:`~vsa_mm.models.layers.varied_window_attention.varied_window_attention`

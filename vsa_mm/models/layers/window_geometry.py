@@ -40,8 +40,8 @@ def size_max(a: Union[int, torch.SymInt],
     ``torch.export``'s non-strict mode) goes through ``torch.sym_max``.
     Otherwise Python's ``max``: in eager the sizes are ints, and under
     dynamo, where symbolic sizes pass for ints, dynamo traces ``max``
-    symbolically (its ``torch.sym_max`` of two plain ints graph-breaks on
-    torch 2.11).
+    symbolically (its ``torch.sym_max`` of two plain ints graph-breaks in
+    some releases).
     """
     if isinstance(a, torch.SymInt) or isinstance(b, torch.SymInt):
         return torch.sym_max(a, b)
@@ -133,7 +133,7 @@ def map_to_tokens(x_map: Tensor) -> Tensor:
 def own_buffer(x: Tensor) -> Tensor:
     """``x`` eagerly; while :func:`is_tracing`, a contiguous copy.
 
-    Inductor (torch 2.14) orders the strides of every view that a compiled
+    Inductor orders the strides of every view that a compiled
     graph saves for backward, and with symbolic sizes it cannot when a
     size may be 1 (``32 * ((s0 + 3) // 4) < 32`` is undecidable), which
     failed compiling at a second image size. Buffers of their own need no
@@ -219,13 +219,12 @@ def _at_least_one(
 
 def default_window_grid(height: int, width: int, window_size: int,
                         device: torch.device,
-                        dtype: torch.dtype) -> Tuple[Tensor, Tensor]:
+                        dtype: torch.dtype) -> Tuple[Tensor, Tensor, Tensor]:
     """Sampling positions of the default (unshifted, unscaled) windows.
 
-    Built afresh on ``device`` at every call (a handful of small tensor ops,
-    computed in float64 and cast): nothing is cached, so no tensor made
-    while tracing, compiling or exporting outlives that trace, and
-    ``height`` and ``width`` may be symbolic sizes.
+    A handful of small tensor ops, computed in float64 and cast; ``height``
+    and ``width`` may be symbolic sizes (no symbolic float is formed, and
+    no tensor is made from the sizes themselves).
 
     Args:
         height (int): Padded map height Hp, a multiple of ``window_size``.
@@ -235,12 +234,14 @@ def default_window_grid(height: int, width: int, window_size: int,
         dtype (torch.dtype): Floating dtype of the grids.
 
     Returns:
-        tuple[Tensor, Tensor]:
+        tuple[Tensor, Tensor, Tensor]:
 
-        - ``base`` of shape (nW, ws * ws, 2): the pixel centres ``c + r`` of
+        - ``base`` of shape (nW, 1, N, 2): the pixel centres ``c + r`` of
           every token of every window;
-        - ``relative`` of shape (ws * ws, 2): the token positions ``r``
-          relative to their window's centre.
+        - ``relative`` of shape (N, 2): the token positions ``r`` relative
+          to their window's centre;
+        - ``unit`` of shape (2, ): a window's width and height, the unit of
+          the regressed offsets: ``(1 / nw, 1 / nh)``.
     """
     f64 = dict(device=device, dtype=torch.float64)
     # Pixel spacing in normalised coordinates is 2 / (side - 1); a 1-pixel
@@ -254,21 +255,22 @@ def default_window_grid(height: int, width: int, window_size: int,
     relative = torch.stack([rx, ry], dim=-1).view(-1, 2)
 
     half = (window_size - 1) / 2
+    windows_h, windows_w = height // window_size, width // window_size
     # Integer ranges, then cast: the length of a floating range of a
     # symbolic size is a ceiling some tracers cannot bound.
-    cy = torch.arange(height // window_size, device=device).to(torch.float64)
-    cx = torch.arange(width // window_size, device=device).to(torch.float64)
+    cy = torch.arange(windows_h, device=device).to(torch.float64)
+    cx = torch.arange(windows_w, device=device).to(torch.float64)
     cy = (cy * window_size + half) * 2 / span_y - 1
     cx = (cx * window_size + half) * 2 / span_x - 1
     cy, cx = torch.meshgrid(cy, cx, indexing='ij')
-    centres = torch.stack([cx, cy], dim=-1).view(-1, 1, 2)
-    base = centres + relative
-    return base.to(dtype), relative.to(dtype)
+    centres = torch.stack([cx, cy], dim=-1).view(-1, 1, 1, 2)
+    one = torch.ones((), **f64)
+    unit = torch.stack([one / windows_w, one / windows_h])
+    return ((centres + relative).to(dtype), relative.to(dtype), unit.to(dtype))
 
 
-def varied_window_grid(base: Tensor, relative: Tensor, offsets: Tensor,
-                       scales: Tensor, num_windows_hw: Tuple[int,
-                                                             int]) -> Tensor:
+def varied_window_grid(base: Tensor, relative: Tensor, unit: Tensor,
+                       offsets: Tensor, scales: Tensor) -> Tensor:
     """Sampling positions of the varied-size windows.
 
     For window w with centre c, default token positions r (relative to c),
@@ -276,37 +278,31 @@ def varied_window_grid(base: Tensor, relative: Tensor, offsets: Tensor,
     ``p = c + r * (1 + s) + (ox / nw, oy / nh)``.
 
     Args:
-        base (Tensor): Default positions ``c + r``, shape (nW, N, 2).
+        base (Tensor): Default positions ``c + r``, shape (nW, 1, N, 2).
         relative (Tensor): Relative positions ``r``, shape (N, 2).
+        unit (Tensor): ``(1 / nw, 1 / nh)``, shape (2, ).
         offsets (Tensor): Regressed (ox, oy) per window and head, shape
-            (B, nW, heads, 2), in units of a window (divided here by the
-            number of windows along the width for x, the height for y).
+            (B, nW, heads, 2), in units of a window.
         scales (Tensor): Regressed (sx, sy), shape (B, nW, heads, 2).
-        num_windows_hw (tuple[int, int]): (nh, nw), windows along the height
-            and the width of the padded map.
 
     Returns:
         Tensor: Grid of shape (B, nW, heads, N, 2), dtype of ``base``.
     """
-    num_windows_h, num_windows_w = num_windows_hw
-    # Divided one axis at a time: a tensor made from (possibly symbolic)
-    # sizes would pin them to constants under torch.export.
-    offsets = torch.stack(
-        [offsets[..., 0] / num_windows_w, offsets[..., 1] / num_windows_h],
-        dim=-1)
-    return (base[:, None] + relative * scales.unsqueeze(-2) +
-            offsets.unsqueeze(-2))
+    return (base + relative * scales.unsqueeze(-2) +
+            (offsets * unit).unsqueeze(-2))
 
 
 def sampling_grid(offsets: Tensor, scales: Tensor, map_hw: Tuple[int, int],
                   window_size: int) -> Tensor:
     """Where every head of every window samples its keys and values.
 
-    Outside :func:`is_tracing` the default grid and the offsets' unit are
-    constants of the map size, kept per size, device and dtype (built
-    outside inference mode, so training can reuse what evaluation built);
-    while a tracer records they are built afresh, since its sizes may be
-    symbolic and its tensors must not outlive the trace.
+    :func:`varied_window_grid` of the :func:`default_window_grid` of the
+    padded map. That default grid depends only on the map size: in eager
+    mode it is kept per size, device and dtype (built outside autograd and
+    inference mode, so training reuses what evaluation built); while
+    ``torch.compile``, ``torch.export`` or ``torch.jit.trace`` records, it
+    is built afresh, since sizes may be symbolic and no tensor may outlive
+    the trace.
 
     Args:
         offsets (Tensor): Regressed (ox, oy), shape (B, nW, heads, 2).
@@ -319,31 +315,21 @@ def sampling_grid(offsets: Tensor, scales: Tensor, map_hw: Tuple[int, int],
         ``grid_sample``'s normalised coordinates (``align_corners=True``)
         over the padded map, dtype of ``offsets``; computed outside autocast.
     """
-    windows_hw = (map_hw[0] // window_size, map_hw[1] // window_size)
+    default = _kept_default_window_grid if not is_tracing() else \
+        default_window_grid
     with torch.autocast(offsets.device.type, enabled=False):
-        if is_tracing():
-            base, relative = default_window_grid(*map_hw, window_size,
-                                                 offsets.device, offsets.dtype)
-            return varied_window_grid(base, relative, offsets, scales,
-                                      windows_hw)
-        base, relative, unit = _grid_constants(*map_hw, window_size,
-                                               offsets.device, offsets.dtype)
-        return (base + relative * scales.unsqueeze(-2) +
-                (offsets * unit).unsqueeze(-2))
+        base, relative, unit = default(*map_hw, window_size, offsets.device,
+                                       offsets.dtype)
+        return varied_window_grid(base, relative, unit, offsets, scales)
 
 
 @functools.lru_cache(maxsize=64)
-def _grid_constants(height: int, width: int, window_size: int,
-                    device: torch.device,
-                    dtype: torch.dtype) -> Tuple[Tensor, Tensor, Tensor]:
-    """``base`` (nW, 1, N, 2), ``relative`` (N, 2) and the offsets' unit
-    ``(1 / nw, 1 / nh)`` of a padded map size, computed once."""
+def _kept_default_window_grid(height: int, width: int, window_size: int,
+                              device: torch.device,
+                              dtype: torch.dtype) -> Tuple[Tensor, ...]:
+    """:func:`default_window_grid`, kept per size, device and dtype."""
     with torch.inference_mode(False), torch.no_grad():
-        base, relative = default_window_grid(height, width, window_size,
-                                             device, dtype)
-        unit = torch.tensor([window_size / width, window_size / height],
-                            dtype=torch.float64).to(device, dtype)
-        return base[:, None], relative, unit
+        return default_window_grid(height, width, window_size, device, dtype)
 
 
 def relative_position_bias(table: Tensor, index: Tensor) -> Tensor:

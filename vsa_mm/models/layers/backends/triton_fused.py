@@ -340,8 +340,8 @@ def fused_varied_window_attention(qkv: Tensor, offsets: Tensor, scales: Tensor,
     """Varied-size window attention of q/k/v rows, fused.
 
     Tensors go in and out as rows and flat vectors, not as maps: a compiled
-    graph keeps them for backward, and inductor (torch 2.14) cannot order
-    the strides of a kept map view when its sizes are symbolic.
+    graph keeps them for backward, and inductor cannot order the strides
+    of a kept map view when its sizes are symbolic.
 
     Args:
         qkv (Tensor): Output of the q/k/v projection, (B * H * W, 3 * D),
