@@ -1,4 +1,4 @@
-# Each target sets up .venv/ first when needed (tools/setup_env.sh is
+# Each target sets up .venv/ first when needed (dev/setup_env.sh is
 # idempotent: seconds on a ready machine, ~10-20 minutes on a new one).
 PYTHON := .venv/bin/python
 
@@ -10,10 +10,10 @@ OLDEST_TORCH := 2.1.2
 .PHONY: setup demo lint format test test-quick test-torch test-cuda gpu-check bench docs-tables
 
 setup:
-	bash tools/setup_env.sh
+	bash dev/setup_env.sh
 
 demo: setup
-	$(PYTHON) tools/run_demo.py
+	$(PYTHON) dev/run_demo.py
 
 lint: setup
 	$(PYTHON) -m flake8 $(LINT_PATHS)
@@ -40,12 +40,12 @@ test-cuda: setup
 	$(PYTHON) -m pytest -m cuda -n 0 -rs
 
 # On a GPU machine: CUDA set-up, the GPU benchmarks and the cuda tier, one
-# report (work_dirs/gpu_check/report.md); tools/gpu_check.sh lists the steps.
+# report (work_dirs/gpu_check/report.md); dev/gpu_check.sh lists the steps.
 gpu-check:
-	bash tools/gpu_check.sh
+	bash dev/gpu_check.sh
 
 bench: setup
 	$(PYTHON) benchmarks/bench_vsa_layer.py --rounds 41
 
 docs-tables: setup
-	$(PYTHON) tools/update_docs.py --benchmarks
+	$(PYTHON) dev/update_docs.py --benchmarks

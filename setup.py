@@ -9,10 +9,9 @@ from setuptools.command.build_py import build_py
 HERE = osp.dirname(osp.abspath(__file__))
 #: What a built package holds in ``vsa_mm/.mim``, where OpenMMLab's tools
 #: look: ``mim search``/``train``/``test``/``run`` and MMEngine's
-#: ``vsa_mm::`` config prefix.
+#: ``vsa_mm::`` config prefix. ``tools/`` holds only what users run (the
+#: maintainers' machinery is in ``dev/``, which no package ships).
 MIM_FILES = ('configs', 'model-index.yml', 'tools')
-#: Tools that work in a checkout only.
-CHECKOUT_TOOLS = ('run_demo.py', 'setup_env.sh', 'update_docs.py')
 
 
 def read_version() -> str:
@@ -44,8 +43,7 @@ class BuildPyWithMim(build_py):
         if osp.isdir(mim):
             shutil.rmtree(mim)
         os.makedirs(mim)
-        skip = shutil.ignore_patterns('__pycache__', '*.py[cod]',
-                                      *CHECKOUT_TOOLS)
+        skip = shutil.ignore_patterns('__pycache__', '*.py[cod]')
         for name in MIM_FILES:
             source = osp.join(HERE, name)
             if osp.isdir(source):

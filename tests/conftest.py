@@ -16,7 +16,7 @@ import torch
 if not torch.cuda.is_available():
     os.environ.setdefault('TRITON_INTERPRET', '1')
 
-from vsa_mm.datasets import make_demo_data
+from vsa_mm.demo_data import make_demo_data
 
 
 def _share_cores_between_workers() -> None:

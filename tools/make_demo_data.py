@@ -9,7 +9,7 @@ Example:
 from mmengine.logging import MMLogger
 
 from vsa_mm.cli.tool import ToolArgumentParser, run_tool
-from vsa_mm.datasets import make_demo_data
+from vsa_mm.demo_data import make_demo_data
 
 
 def main() -> None:

@@ -3,7 +3,7 @@ import subprocess
 import sys
 
 import torch
-from helpers.paths import TOOLS
+from helpers.paths import DEV, TOOLS
 
 from vsa_mm.analysis import count_flops_and_params
 from vsa_mm.models import VSAWindowAttention
@@ -65,7 +65,7 @@ def test_docs_tables_match_the_tools():
     """docs/ shows what the complexity and parameter tools print now."""
     result = subprocess.run(
         [sys.executable,
-         str(TOOLS / 'update_docs.py'), '--check'],
+         str(DEV / 'update_docs.py'), '--check'],
         capture_output=True,
         text=True)
     assert result.returncode == 0, result.stderr

@@ -76,7 +76,7 @@ def test_mmcv_cuda_ops_match_their_cpu_ops():
     training fails deep inside mmdet."""
     from mmcv.ops import get_compiling_cuda_version, nms, roi_align
     assert get_compiling_cuda_version() not in ('', 'not available'), (
-        'mmcv was built without its CUDA ops: run tools/setup_env.sh on '
+        'mmcv was built without its CUDA ops: run dev/setup_env.sh on '
         'this machine (it builds them where torch sees a GPU)')
     generator = torch.Generator().manual_seed(0)
     corners = torch.rand(64, 2, generator=generator) * 40

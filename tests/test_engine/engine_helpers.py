@@ -1,5 +1,4 @@
-"""Helpers of the engine tests: a toy runner and a malicious checkpoint."""
-import os.path as osp
+"""Helpers of the engine tests: a toy model and its Runner."""
 import uuid
 from pathlib import Path
 from typing import Any, Optional
@@ -83,32 +82,3 @@ def toy_runner(work_dir: str,
         default_scope='mmengine',
         custom_hooks=hooks,
         **kwargs)
-
-
-class Payload:
-    """Unpickles by running code that creates ``marker`` (a test file)."""
-
-    def __init__(self, marker: str) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        code = f'import pathlib; pathlib.Path({self.marker!r}).touch()'
-        return exec, (code, )
-
-
-def write_malicious_checkpoint(path: str, marker: str) -> str:
-    """A real ``torch.save`` checkpoint whose ``meta`` would run code.
-
-    Apart from the payload it is an ordinary checkpoint of
-    :class:`ToyRegressor`, so a loader that unpickled everything would load
-    it and go on.
-    """
-    weights = ToyRegressor().state_dict()
-    torch.save({
-        'state_dict': weights,
-        'meta': {
-            'note': Payload(marker)
-        }
-    }, path)
-    assert not osp.exists(marker)
-    return path

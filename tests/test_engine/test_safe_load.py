@@ -14,7 +14,8 @@ from collections import OrderedDict, deque
 import numpy as np
 import pytest
 import torch
-from engine_helpers import ToyRegressor, toy_runner, write_malicious_checkpoint
+from engine_helpers import ToyRegressor, toy_runner
+from helpers.payloads import write_malicious
 from helpers.torch_features import requires
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import checkpoint as mmengine_checkpoint
@@ -229,7 +230,9 @@ def test_resume_and_load_from_work(toy_checkpoint, tmp_path):
 @pytest.fixture
 def malicious(tmp_path):
     marker = str(tmp_path / 'marker')
-    path = write_malicious_checkpoint(str(tmp_path / 'evil.pth'), marker)
+    path = write_malicious(
+        str(tmp_path / 'evil.pth'), marker,
+        ToyRegressor().state_dict())
     return path, marker
 
 

@@ -15,7 +15,7 @@ from mmengine.registry import DefaultScope
 from real_helpers import (HAND_CASE, HAND_EXPECTED, REPO, hand_samples,
                           ranking_scores, run_rank, write_json)
 
-from vsa_mm.datasets import make_imagenet_set
+from vsa_mm.demo_data import make_imagenet_set
 from vsa_mm.evaluation import ReaLAccuracy, check_topk, load_real_labels
 
 TWIN_CONFIGS = [

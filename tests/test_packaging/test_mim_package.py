@@ -105,7 +105,14 @@ def test_wheel_and_sdist_ship_configs_and_train_outside_the_checkout(tmp_path):
         'model-index.yml', 'tools/train.py', 'tools/test.py',
         'tools/make_demo_data.py'
     } <= set(shipped)
-    assert 'tools/run_demo.py' not in shipped  # works in a checkout only
+    # The wheel holds what runs from it: every tool of the checkout's
+    # tools/, none of the maintainers' machinery (dev/).
+    tools = sorted(
+        path.relative_to(REPO).as_posix()
+        for path in (REPO / 'tools').rglob('*')
+        if path.suffix in ('.py', '.sh'))
+    assert [name for name in shipped if name.startswith('tools/')] == tools
+    assert not [name for name in shipped if name.startswith('dev/')]
 
     outside = tmp_path / 'outside'
     outside.mkdir()

@@ -9,7 +9,7 @@ import pytest
 import torch
 from helpers.models import SWIN_SMALL
 from helpers.official import SMALL
-from tool_helpers import REPO, assert_one_line_error, run_tool
+from helpers.tools import REPO, assert_one_line_error, run_tool
 
 from vsa_mm.models import ViTAEv2
 

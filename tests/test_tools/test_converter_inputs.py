@@ -6,7 +6,7 @@ from collections import deque
 
 import pytest
 import torch
-from tool_helpers import CONVERTERS, assert_one_line_error, converter
+from helpers.tools import CONVERTERS, assert_one_line_error, converter
 
 PREVIOUS = b'previous conversion, must survive'
 
@@ -49,8 +49,8 @@ def test_source_that_is_not_a_checkpoint(tmp_path, existing):
     src = tmp_path / 'notes.pth'
     src.write_text('these are notes, not weights')
     assert_one_line_error(
-        converter('swin_vsa_to_vsa_mm', str(src), str(existing), '--force'),
-        str(src), 'not a checkpoint written by torch.save')
+        converter('swin-vsa', str(src), str(existing), '--force'), str(src),
+        'not a checkpoint written by torch.save')
     assert existing.read_bytes() == PREVIOUS
 
 
@@ -59,15 +59,15 @@ def test_truncated_source(tmp_path, existing, mmengine_checkpoint):
     with open(mmengine_checkpoint, 'rb') as f:
         src.write_bytes(f.read()[:300])
     assert_one_line_error(
-        converter('swin_to_vsa_mm', str(src), str(existing), '--force'),
-        str(src), 'truncated')
+        converter('swin', str(src), str(existing), '--force'), str(src),
+        'truncated')
     assert existing.read_bytes() == PREVIOUS
 
 
 @pytest.mark.parametrize('name,expected', [
-    ('swin_to_vsa_mm', 'not a Swin checkpoint'),
-    ('swin_vsa_to_vsa_mm', 'not a Swin checkpoint'),
-    ('vitaev2_vsa_to_vsa_mm', 'ViTAE-VSA layout'),
+    ('swin', 'not a Swin checkpoint'),
+    ('swin-vsa', 'not a Swin checkpoint'),
+    ('vitaev2-vsa', 'ViTAE-VSA layout'),
 ])
 def test_checkpoint_of_another_model(name, expected, existing,
                                      mmengine_checkpoint):
@@ -80,7 +80,7 @@ def test_checkpoint_of_another_model(name, expected, existing,
 def test_destination_in_a_missing_directory(tmp_path, mmengine_checkpoint):
     dst = tmp_path / 'no' / 'such' / 'dir' / 'out.pth'
     assert_one_line_error(
-        converter('swin_to_vsa_mm', mmengine_checkpoint, str(dst)), str(dst),
+        converter('swin', mmengine_checkpoint, str(dst)), str(dst),
         'does not exist')
     assert not (tmp_path / 'no').exists()
 
@@ -89,24 +89,23 @@ def test_source_equal_to_destination(mmengine_checkpoint):
     with open(mmengine_checkpoint, 'rb') as f:
         before = f.read()
     assert_one_line_error(
-        converter('vitaev2_vsa_to_vsa_mm', mmengine_checkpoint,
-                  mmengine_checkpoint, '--force'), mmengine_checkpoint,
-        'is the source')
+        converter('vitaev2-vsa', mmengine_checkpoint, mmengine_checkpoint,
+                  '--force'), mmengine_checkpoint, 'is the source')
     with open(mmengine_checkpoint, 'rb') as f:
         assert f.read() == before
 
 
 def test_existing_destination_needs_force(existing, mmengine_checkpoint):
     assert_one_line_error(
-        converter('swin_vsa_to_vsa_mm', mmengine_checkpoint, str(existing)),
+        converter('swin-vsa', mmengine_checkpoint, str(existing)),
         str(existing), 'exists', '--force')
     assert existing.read_bytes() == PREVIOUS
 
 
 def test_destination_that_is_a_directory(tmp_path, mmengine_checkpoint):
     assert_one_line_error(
-        converter('swin_to_vsa_mm', mmengine_checkpoint, str(tmp_path)),
-        str(tmp_path), 'is a directory')
+        converter('swin', mmengine_checkpoint, str(tmp_path)), str(tmp_path),
+        'is a directory')
 
 
 def test_official_trainer_types_are_accepted_others_need_unsafe_load(
@@ -121,22 +120,22 @@ def test_official_trainer_types_are_accepted_others_need_unsafe_load(
             'args': argparse.Namespace(model='x', lr=1e-3)
         }, timm_like)
     assert_one_line_error(
-        converter('vitaev2_vsa_to_vsa_mm', str(timm_like), str(existing),
-                  '--force'), str(timm_like), 'no ViTAE-VSA backbone weights')
+        converter('vitaev2-vsa', str(timm_like), str(existing), '--force'),
+        str(timm_like), 'no ViTAE-VSA backbone weights')
     odd = tmp_path / 'odd.pth'
     torch.save({'state_dict': weights, 'queue': deque([1, 2])}, odd)
     assert_one_line_error(
-        converter('swin_to_vsa_mm', str(odd), str(existing), '--force'),
-        str(odd), 'collections.deque', '--unsafe-load')
+        converter('swin', str(odd), str(existing), '--force'), str(odd),
+        'collections.deque', '--unsafe-load')
     line = assert_one_line_error(
-        converter('swin_to_vsa_mm', str(odd), str(existing), '--force',
-                  '--unsafe-load'), 'not a Swin checkpoint')
+        converter('swin', str(odd), str(existing), '--force', '--unsafe-load'),
+        'not a Swin checkpoint')
     assert 'deque' not in line  # it loaded; only the weights are wrong
     assert existing.read_bytes() == PREVIOUS
 
 
 def test_help_documents_the_flags():
-    result = converter('swin_vsa_to_vsa_mm', '--help')
+    result = converter('swin-vsa', '--help')
     assert result.returncode == 0
     text = ' '.join(result.stdout.split())
     assert '--unsafe-load' in text and 'only for files you trust' in text
@@ -144,7 +143,7 @@ def test_help_documents_the_flags():
 
 
 def test_bad_command_line_is_one_line():
-    result = converter('swin_to_vsa_mm', 'only_source.pth')
+    result = converter('swin', 'only_source.pth')
     assert result.returncode == 2
     assert_one_line_error(result, 'the following arguments are required')
     assert not osp.exists('only_source.pth')

@@ -12,10 +12,10 @@ import re
 
 import pytest
 import torch
+from helpers.tools import DEMO_CONFIGS, REPO, assert_one_line_error, run_tool
 from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 from PIL import Image
-from tool_helpers import DEMO_CONFIGS, REPO, assert_one_line_error, run_tool
 
 from vsa_mm.models.layers import move_windows
 

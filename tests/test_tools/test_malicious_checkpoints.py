@@ -8,8 +8,9 @@ import os.path as osp
 
 import pytest
 import torch
-from tool_helpers import (CONVERTERS, DEMO_CONFIGS, assert_one_line_error,
-                          converter, run_tool, write_malicious)
+from helpers.payloads import write_malicious
+from helpers.tools import (CONVERTERS, DEMO_CONFIGS, assert_one_line_error,
+                           converter, run_tool)
 
 WHY = 'could run code'
 
@@ -17,7 +18,8 @@ WHY = 'could run code'
 @pytest.fixture
 def evil(tmp_path):
     marker = str(tmp_path / 'marker')
-    return write_malicious(str(tmp_path / 'evil.pth'), marker), marker
+    weights = {'backbone.patch_embed.projection.weight': torch.zeros(1)}
+    return write_malicious(str(tmp_path / 'evil.pth'), marker, weights), marker
 
 
 def test_the_payload_is_live(evil):
@@ -26,14 +28,14 @@ def test_the_payload_is_live(evil):
     assert osp.exists(marker)
 
 
-@pytest.mark.parametrize('name', CONVERTERS)
-def test_converters(evil, tmp_path, name):
+@pytest.mark.parametrize('kind', CONVERTERS)
+def test_converters(evil, tmp_path, kind):
     path, marker = evil
     dst = tmp_path / 'out.pth'
     line = assert_one_line_error(
-        converter(name, path, str(dst)), path, 'builtins.exec', WHY,
+        converter(kind, path, str(dst)), path, 'builtins.exec', WHY,
         '--unsafe-load', 'only for files you trust')
-    assert line.startswith(f'{name}.py: error: ')
+    assert line.startswith(f'{CONVERTERS[kind][0]}.py: error: ')
     assert not osp.exists(marker) and not dst.exists()
 
 

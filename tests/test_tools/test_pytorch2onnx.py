@@ -4,10 +4,10 @@ import os.path as osp
 import pytest
 import torch
 from helpers.models import SWIN_SMALL
+from helpers.tools import (DEMO_CONFIGS, assert_one_line_error, error_lines,
+                           run_tool)
 from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
-from tool_helpers import (DEMO_CONFIGS, assert_one_line_error, error_lines,
-                          run_tool)
 
 from vsa_mm.models.layers import move_windows
 

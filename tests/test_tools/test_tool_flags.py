@@ -11,9 +11,9 @@ from typing import Callable, Dict
 
 import pytest
 import torch
+from helpers.tools import (DEMO_CONFIGS, Result, assert_one_line_error,
+                           run_tool, write_untrained_checkpoint)
 from mmengine.config import Config
-from tool_helpers import (DEMO_CONFIGS, Result, assert_one_line_error,
-                          run_tool, write_untrained_checkpoint)
 
 MMDET = str(DEMO_CONFIGS['mmdet'])
 MMSEG = str(DEMO_CONFIGS['mmseg'])

@@ -1,6 +1,6 @@
 """Tools and configs: bad inputs fail with one line naming the bad value."""
 import pytest
-from tool_helpers import DEMO_CONFIGS, assert_one_line_error, run_tool
+from helpers.tools import DEMO_CONFIGS, assert_one_line_error, run_tool
 
 MMDET = str(DEMO_CONFIGS['mmdet'])
 

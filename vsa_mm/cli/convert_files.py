@@ -9,7 +9,7 @@ the converters' ``--unsafe-load`` flag loads it anyway, for files you trust.
 """
 import argparse
 import os.path as osp
-from typing import Callable, List
+from typing import Callable, Dict, List, Optional
 
 import torch
 from mmengine.logging import MMLogger
@@ -145,8 +145,8 @@ def convert_swin_file(src: str,
                          f'SwinTransformerVSA: {result.unexpected_keys[:10]}')
     if require_vsa and result.missing_keys:
         raise ValueError(f'{src} is not a complete Swin + VSA checkpoint; '
-                         f'missing {result.missing_keys[:10]} (use '
-                         'swin_to_vsa_mm.py for plain Swin checkpoints)')
+                         f'missing {result.missing_keys[:10]} (convert '
+                         'a plain Swin checkpoint without --vsa)')
     _save_classifier(
         dst, backbone, head, src, arch=arch, window_size=window_size)
     return list(result.missing_keys)
@@ -212,7 +212,9 @@ def _save_classifier(dst: str, backbone: dict, head: dict, src: str,
         torch.save(checkpoint, file)
 
 
-def converter_cli(description: str, convert: Callable[..., str]) -> None:
+def converter_cli(description: str,
+                  convert: Callable[..., str],
+                  switches: Optional[Dict[str, str]] = None) -> None:
     """Run a converter as ``SRC DST [--no-ema] [--force] [--unsafe-load]``.
 
     A failure is reported as one line and exit status 1
@@ -222,7 +224,11 @@ def converter_cli(description: str, convert: Callable[..., str]) -> None:
         description (str): The tool's docstring (its first line is the
             help text).
         convert (callable): ``convert(src, dst, prefer_ema, force=...,
-            unsafe=...)`` writes DST and returns a message, which is logged.
+            unsafe=..., **switches)`` writes DST and returns a message,
+            which is logged.
+        switches (dict[str, str], optional): More flags of the tool, e.g.
+            ``{'--vsa': help}``, each passed to ``convert`` as a bool
+            keyword (``vsa=``).
     """
     parser = ToolArgumentParser(description=description.split('\n')[0])
     parser.add_argument('src', help='official checkpoint (path or URL)')
@@ -242,11 +248,21 @@ def converter_cli(description: str, convert: Callable[..., str]) -> None:
         action='store_true',
         help='load SRC with weights_only=False, which runs any code pickled '
         'in it: only for files you trust')
+    names = [
+        parser.add_argument(flag, action='store_true', help=text).dest
+        for flag, text in (switches or {}).items()
+    ]
     args = parser.parse_args()
 
     def main() -> None:
         message = convert(
-            args.src, args.dst, args.ema, force=args.force, unsafe=args.unsafe)
+            args.src,
+            args.dst,
+            args.ema,
+            force=args.force,
+            unsafe=args.unsafe,
+            **{name: getattr(args, name)
+               for name in names})
         MMLogger.get_instance('vsa_mm').info(message)
 
     run_tool(main, checkpoint=lambda: args.src)

@@ -2,7 +2,7 @@
 # sets its drop path. The pretrained weights are the EMA weights of our
 # ImageNet-1K classifier (configs/mmpretrain/swin_vsa/: the `state_dict` of
 # its checkpoints holds the EMA weights), or the authors' weights converted
-# by tools/model_converters/swin_vsa_to_vsa_mm.py (which takes the EMA state
+# by tools/model_converters/swin_to_vsa_mm.py --vsa (which takes the EMA state
 # when the file has one).
 backbone = dict(
     type='vsa_mm.SwinTransformerVSA',

@@ -142,21 +142,21 @@ def test_unwrap_state_dict():
         unwrap_state_dict([1])
 
 
-@pytest.mark.parametrize('tool,vsa,wrapper', [
-    ('swin_vsa_to_vsa_mm', True, 'model'),
-    ('swin_vsa_to_vsa_mm', True, 'state_dict_ema'),
-    ('swin_to_vsa_mm', False, 'model'),
-    ('swin_to_vsa_mm', False, None),
+@pytest.mark.parametrize('vsa,wrapper', [
+    (True, 'model'),
+    (True, 'state_dict_ema'),
+    (False, 'model'),
+    (False, None),
 ])
-def test_command_line_converters(tmp_path, tool, vsa, wrapper):
+def test_command_line_converter(tmp_path, vsa, wrapper):
     official = official_swin_state_dict(vsa=vsa)
     src, dst = tmp_path / 'official.pth', tmp_path / 'converted.pth'
     torch.save(official if wrapper is None else {wrapper: official}, src)
     subprocess.run([
         sys.executable,
-        str(TOOLS / 'model_converters' / f'{tool}.py'),
+        str(TOOLS / 'model_converters' / 'swin_to_vsa_mm.py'),
         str(src),
-        str(dst)
+        str(dst), *(['--vsa'] if vsa else [])
     ],
                    check=True,
                    capture_output=True)
@@ -176,14 +176,14 @@ def test_vsa_converter_refuses_a_plain_swin_checkpoint(tmp_path):
     torch.save({'model': official_swin_state_dict(vsa=False)}, src)
     result = subprocess.run([
         sys.executable,
-        str(TOOLS / 'model_converters' / 'swin_vsa_to_vsa_mm.py'),
+        str(TOOLS / 'model_converters' / 'swin_to_vsa_mm.py'),
         str(src),
-        str(tmp_path / 'out.pth')
+        str(tmp_path / 'out.pth'), '--vsa'
     ],
                             capture_output=True,
                             text=True)
     assert result.returncode != 0
-    assert 'swin_to_vsa_mm.py' in result.stderr
+    assert 'without --vsa' in result.stderr
     assert not (tmp_path / 'out.pth').exists()
 
 

@@ -22,16 +22,16 @@
 #              fp32 and bf16
 #
 # The environment:
-#   default            tools/setup_env.sh builds .venv/ from PyPI, mmcv with
+#   default            dev/setup_env.sh builds .venv/ from PyPI, mmcv with
 #                      its CUDA ops (FORCE_CUDA=1 makes a missing toolkit an
 #                      error);
 #   VSA_MM_PYTHON=PY   that interpreter's environment as it is (a GPU machine
 #                      whose PyTorch already has the OpenMMLab stack);
 #   VSA_MM_WHEELHOUSE=DIR, with VSA_MM_PYTHON: a machine without internet.
-#                      `tools/wheelhouse.py install DIR` first: the wheels
+#                      `dev/wheelhouse.py install DIR` first: the wheels
 #                      PY's environment lacks, and mmcv without compiled ops
 #                      where it has none, which is all the steps before
-#                      mmcv-ops need (DIR from `tools/wheelhouse.py download`).
+#                      mmcv-ops need (DIR from `dev/wheelhouse.py download`).
 #
 # VSA_MM_GPU_BUDGET=SECONDS: no step starts after that many seconds from the
 # start, and the step running then is stopped; the report lists both.
@@ -102,10 +102,10 @@ run_into_report() {
 printf '# vsa_mm GPU check (%s)\n' "$(date -u +%Y-%m-%dT%H:%MZ)" >> "$REPORT"
 if [[ -n "$WHEELHOUSE" ]]; then
     run_into_report "Installing $WHEELHOUSE into $PY's environment" \
-        "$PY" tools/wheelhouse.py install "$WHEELHOUSE" ||
+        "$PY" dev/wheelhouse.py install "$WHEELHOUSE" ||
         fail "the wheelhouse did not install"
 elif [[ -z "${VSA_MM_PYTHON-}" ]]; then
-    run_into_report 'Set-up (mmcv with CUDA ops)' bash tools/setup_env.sh ||
+    run_into_report 'Set-up (mmcv with CUDA ops)' bash dev/setup_env.sh ||
         fail "the set-up failed"
 fi
 if [[ -n "${VSA_MM_PYTHON-}" ]]; then
@@ -171,7 +171,7 @@ start_background_compile() {
     local cores
     cores="$(nproc)"
     MAX_JOBS="${MAX_JOBS:-$((cores > 4 ? cores - 4 : 1))}" setsid nohup \
-        "$PY" tools/wheelhouse.py compile-mmcv "$WHEELHOUSE" > "$COMPILE_LOG" 2>&1 < /dev/null &
+        "$PY" dev/wheelhouse.py compile-mmcv "$WHEELHOUSE" > "$COMPILE_LOG" 2>&1 < /dev/null &
     echo "$!" > "$COMPILE_PID"
     printf '\n(at %s s: mmcv compiling in the background, log %s)\n' "$SECONDS" "$COMPILE_LOG" >> "$REPORT"
 }
@@ -182,7 +182,7 @@ step_mmcv_ops() {
             tail -n +1 --pid="$(cat "$COMPILE_PID")" -f "$COMPILE_LOG"
     fi
     run_into_report "mmcv's CUDA ops, compiled for this GPU" \
-        "$PY" tools/wheelhouse.py install "$WHEELHOUSE" --mmcv-ops
+        "$PY" dev/wheelhouse.py install "$WHEELHOUSE" --mmcv-ops
 }
 step_training() {
     run_into_report 'GPU tier: mmcv ops and training' "$PY" "${TIER[@]}" tests/test_cuda/test_training_on_cuda.py

@@ -1,6 +1,5 @@
-"""Helpers of the command-line tool tests."""
+"""Running the command-line tools (``tools/``, ``dev/``) in tests."""
 import os
-import os.path as osp
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,12 @@ DEMO_CONFIGS = {
     'mmseg': REPO / 'configs/demo/upernet_swin-t-vsa_demo-cityscapes.py',
     'mmpretrain': REPO / 'configs/demo/swin-tiny-vsa_demo-imagenet.py',
 }
-CONVERTERS = ('swin_to_vsa_mm', 'swin_vsa_to_vsa_mm', 'vitaev2_vsa_to_vsa_mm')
+#: The converters, with the flags of each kind of source they take.
+CONVERTERS = {
+    'swin': ('swin_to_vsa_mm', ),
+    'swin-vsa': ('swin_to_vsa_mm', '--vsa'),
+    'vitaev2-vsa': ('vitaev2_vsa_to_vsa_mm', ),
+}
 
 
 class Result(NamedTuple):
@@ -28,14 +32,15 @@ def run_tool(script: str,
              cwd: Optional[str] = None,
              timeout: int = 600,
              env: Optional[dict] = None,
-             python: Optional[str] = None) -> Result:
-    """Run ``tools/<script>`` with ``python`` (default: this interpreter),
-    warnings off."""
+             python: Optional[str] = None,
+             folder: str = 'tools') -> Result:
+    """Run ``<folder>/<script>`` (``tools/`` by default, or ``dev/``) with
+    ``python`` (default: this interpreter), warnings off."""
     env = dict(os.environ, PYTHONWARNINGS='ignore', **(env or {}))
     env.pop('VSA_MM_TRACEBACK', None)
     proc = subprocess.run(
         [python or sys.executable,
-         str(REPO / 'tools' / script), *args],
+         str(REPO / folder / script), *args],
         cwd=cwd or str(REPO),
         env=env,
         capture_output=True,
@@ -56,8 +61,10 @@ def write_untrained_checkpoint(config: str, path: str) -> str:
     return path
 
 
-def converter(name: str, *args: str) -> Result:
-    return run_tool(f'model_converters/{name}.py', *args)
+def converter(kind: str, *args: str) -> Result:
+    """Run the converter of a kind of source (:data:`CONVERTERS`)."""
+    script, *flags = CONVERTERS[kind]
+    return run_tool(f'model_converters/{script}.py', *args, *flags)
 
 
 def error_lines(result: Result) -> List[str]:
@@ -75,22 +82,3 @@ def assert_one_line_error(result: Result, *fragments: str) -> str:
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
     return lines[0]
-
-
-class Payload:
-    """Unpickles by running code that creates ``marker``."""
-
-    def __init__(self, marker: str) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        code = f'import pathlib; pathlib.Path({self.marker!r}).touch()'
-        return exec, (code, )
-
-
-def write_malicious(path: str, marker: str, key: str = 'meta') -> str:
-    """A real ``torch.save`` zip with weights and a code-running payload."""
-    weights = {'backbone.patch_embed.projection.weight': torch.zeros(1)}
-    torch.save({'state_dict': weights, key: {'note': Payload(marker)}}, path)
-    assert not osp.exists(marker)
-    return path

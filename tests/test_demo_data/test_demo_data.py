@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from vsa_mm.datasets import (DEMO_CLASSES, make_cityscapes_set,
-                             make_coco_instance_set, make_imagenet_set)
-from vsa_mm.datasets.compose import paste_objects
+from vsa_mm.demo_data import (DEMO_CLASSES, make_cityscapes_set,
+                              make_coco_instance_set, make_imagenet_set)
+from vsa_mm.demo_data.compose import paste_objects
 
 
 def test_pasted_masks_are_exactly_the_changed_pixels():
@@ -133,7 +133,7 @@ def test_bad_counts_are_rejected(tmp_path, kwargs):
 
 
 def test_unknown_photo_or_object_is_rejected():
-    from vsa_mm.datasets.photos import object_cutouts, photo
+    from vsa_mm.demo_data.photos import object_cutouts, photo
     with pytest.raises(ValueError, match="'dog'"):
         object_cutouts('dog')
     with pytest.raises(ValueError, match="'moon'"):

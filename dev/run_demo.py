@@ -12,7 +12,7 @@ Steps (about 10 minutes on 2 cores once the environment is set up):
 5. draw the windows that one of its VSA layers learned, on one of them.
 
 Outputs go to ``outputs/demo/``. Example:
-    python tools/run_demo.py --epochs 8
+    python dev/run_demo.py --epochs 8
 """
 import argparse
 import os
@@ -25,7 +25,7 @@ from typing import List
 from mmengine.logging import MMLogger
 
 from vsa_mm.cli.tool import ToolArgumentParser, run_tool
-from vsa_mm.datasets import make_demo_data
+from vsa_mm.demo_data import make_demo_data
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(REPO, 'configs', 'demo',

@@ -1,4 +1,4 @@
-"""tools/wheelhouse.py: a wheelhouse for a machine without internet.
+"""dev/wheelhouse.py: a wheelhouse for a machine without internet.
 
 Nothing here downloads: ``download`` is checked through its selection of
 what to fetch, ``install`` for real, into a throw-away environment layered
@@ -13,12 +13,12 @@ import sysconfig
 import textwrap
 from pathlib import Path
 
-from tool_helpers import REPO, Result, assert_one_line_error, run_tool
+from helpers.tools import REPO, Result, assert_one_line_error, run_tool
 
 
 def _load_wheelhouse():
     spec = importlib.util.spec_from_file_location('wheelhouse',
-                                                  REPO / 'tools/wheelhouse.py')
+                                                  REPO / 'dev/wheelhouse.py')
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -53,11 +53,21 @@ def test_download_reads_pip_freeze_and_bare_names(tmp_path):
     assert wheelhouse.read_installed(
         str(listing)) == {'numpy', 'opencv-python-headless', 'pyyaml'}
     listing.write_text('# nothing\n')
-    result = run_tool('wheelhouse.py', 'download', str(tmp_path / 'out'),
-                      '--installed', str(listing))
+    result = run_tool(
+        'wheelhouse.py',
+        'download',
+        str(tmp_path / 'out'),
+        '--installed',
+        str(listing),
+        folder='dev')
     assert_one_line_error(result, 'names no distribution', str(listing))
-    result = run_tool('wheelhouse.py', 'download', str(tmp_path / 'out'),
-                      '--python-version', 'cp312')
+    result = run_tool(
+        'wheelhouse.py',
+        'download',
+        str(tmp_path / 'out'),
+        '--python-version',
+        'cp312',
+        folder='dev')
     assert result.returncode == 2
     assert_one_line_error(result, "'cp312'")
     assert not (tmp_path / 'out').exists()
@@ -106,7 +116,12 @@ def _layered_environment(root: Path) -> Path:
 
 def _install(python: Path, *args: str) -> Result:
     return run_tool(
-        'wheelhouse.py', 'install', *args, timeout=300, python=str(python))
+        'wheelhouse.py',
+        'install',
+        *args,
+        timeout=300,
+        python=str(python),
+        folder='dev')
 
 
 def test_install_adds_what_the_environment_lacks_and_replaces_nothing(
@@ -146,6 +161,6 @@ def test_install_refuses_a_wheelhouse_without_mmcv_archive(tmp_path):
 
 
 def test_wheelhouse_docstring_examples_hold():
-    """tools/ is outside the doctest paths: its examples run here."""
+    """dev/ is outside the doctest paths: its examples run here."""
     results = doctest.testmod(wheelhouse)
     assert results.attempted >= 4 and results.failed == 0, results

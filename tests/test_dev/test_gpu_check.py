@@ -1,4 +1,4 @@
-"""tools/gpu_check.sh (``make gpu-check``) on a machine without a GPU: its
+"""dev/gpu_check.sh (``make gpu-check``) on a machine without a GPU: its
 command line, where it stops, and its time budget, with a stand-in
 interpreter whose steps only sleep."""
 import os
@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from tool_helpers import REPO, Result
+from helpers.tools import REPO, Result
 
 
 def _gpu_check(tmp_path: Path, **env: str) -> Result:
-    proc = subprocess.run(['bash', str(REPO / 'tools/gpu_check.sh')],
+    proc = subprocess.run(['bash', str(REPO / 'dev/gpu_check.sh')],
                           env=dict(
                               os.environ,
                               VSA_MM_GPU_WORK_DIR=str(tmp_path / 'work'),

@@ -35,13 +35,13 @@ that it can run in the background beside programs that import mmcv.
 
 Examples::
 
-    python3 tools/wheelhouse.py download .whl --python-version 3.12
+    python3 dev/wheelhouse.py download .whl --python-version 3.12
     # leave out what the target has (`python3 -m pip list --format=freeze`
     # there, or one distribution name per line):
-    python3 tools/wheelhouse.py download .whl --python-version 3.12 \\
+    python3 dev/wheelhouse.py download .whl --python-version 3.12 \\
         --installed target.txt
     # on the target:
-    python3 tools/wheelhouse.py install .whl
+    python3 dev/wheelhouse.py install .whl
     VSA_MM_PYTHON=python3 VSA_MM_WHEELHOUSE=.whl make gpu-check
 
 The script needs only the standard library, so that it runs before anything
@@ -289,7 +289,7 @@ def _mmcv_archive(directory: str) -> str:
 
 def _build_mmcv(directory: str, output: str, **env: str) -> str:
     """Compile an mmcv wheel from the wheelhouse ``directory`` into
-    ``output`` (tools/build_mmcv.sh), with the wheelhouse's build tools."""
+    ``output`` (dev/build_mmcv.sh), with the wheelhouse's build tools."""
     tools = glob.glob(osp.join(directory, 'build-tools', '*.whl'))
     if not tools:
         raise WheelhouseError(
@@ -305,7 +305,7 @@ def _build_mmcv(directory: str, output: str, **env: str) -> str:
                 [osp.join(overlay, 'bin'), os.environ['PATH']]))
         result = subprocess.run([
             'bash',
-            osp.join(REPO, 'tools', 'build_mmcv.sh'), sys.executable,
+            osp.join(REPO, 'dev', 'build_mmcv.sh'), sys.executable,
             _mmcv_archive(directory), output
         ],
                                 env={

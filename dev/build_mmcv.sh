@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds an mmcv wheel with its compiled ops from mmcv's source archive.
 #
-# Usage: tools/build_mmcv.sh PYTHON SOURCE_ARCHIVE OUTPUT_DIR
+# Usage: dev/build_mmcv.sh PYTHON SOURCE_ARCHIVE OUTPUT_DIR
 #
 # PYTHON must already have torch, setuptools and wheel (ninja makes the
 # build parallel). mmcv 2.1.0 ships only a source archive for recent torch;

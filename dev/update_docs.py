@@ -18,9 +18,9 @@ block                         page                  command
 
 Usage::
 
-    python tools/update_docs.py                # the model tables, counts
-    python tools/update_docs.py --benchmarks   # and the benchmarks (7-30 min)
-    python tools/update_docs.py --check        # fail if a model table is stale
+    python dev/update_docs.py                # the model tables, counts
+    python dev/update_docs.py --benchmarks   # and the benchmarks (7-30 min)
+    python dev/update_docs.py --check        # fail if a model table is stale
 """
 import argparse
 import re
@@ -121,7 +121,7 @@ def main() -> int:
             write(block, table)
     if stale:
         sys.stderr.write('stale tables: ' + ', '.join(stale) +
-                         '; run python tools/update_docs.py\n')
+                         '; run python dev/update_docs.py\n')
         return 1
     return 0
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from vsa_mm.datasets import (make_cityscapes_set, make_coco_instance_set,
-                             make_imagenet_set)
+from vsa_mm.demo_data import (make_cityscapes_set, make_coco_instance_set,
+                              make_imagenet_set)
 
 
 @pytest.mark.parametrize('kwargs,bad', [

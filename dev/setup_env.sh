@@ -52,7 +52,7 @@ gpu_names() {
 # fingerprint, the CUDA request and the GPUs present included.
 fingerprint() {
     {
-        cat "$ROOT/tools/setup_env.sh" "$ROOT/tools/build_mmcv.sh" "$REQ"/*.txt "$ROOT/setup.py"
+        cat "$ROOT/dev/setup_env.sh" "$ROOT/dev/build_mmcv.sh" "$REQ"/*.txt "$ROOT/setup.py"
         echo "FORCE_CUDA=${FORCE_CUDA-auto} ARCHS=${TORCH_CUDA_ARCH_LIST-} GPUS=$(gpu_names)"
     } | sha256sum | cut -d' ' -f1
 }
@@ -174,7 +174,7 @@ else
     OPS_TAG="cuda0"
 fi
 
-# mmcv ships only a source distribution for torch 2.14; tools/build_mmcv.sh
+# mmcv ships only a source distribution for torch 2.14; dev/build_mmcv.sh
 # builds it (C++20, no build isolation).
 TORCH_TAG="torch$TORCH_VERSION-$OPS_TAG-$("$PY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')"
 WHEEL_DIR="$CACHE/mmcv-$MMCV_VERSION-$TORCH_TAG"
@@ -188,7 +188,7 @@ if [[ -z "$(mmcv_wheel)" ]]; then
     "$PY" -m pip download --disable-pip-version-check --no-deps --no-binary :all: \
         --no-build-isolation -q -d "$SDIST_DIR" "mmcv==$MMCV_VERSION"
     START=$SECONDS
-    MMCV_WITH_OPS=1 FORCE_CUDA="$BUILD_CUDA" bash "$ROOT/tools/build_mmcv.sh" "$PY" \
+    MMCV_WITH_OPS=1 FORCE_CUDA="$BUILD_CUDA" bash "$ROOT/dev/build_mmcv.sh" "$PY" \
         "$SDIST_DIR/mmcv-$MMCV_VERSION.tar.gz" "$WHEEL_DIR"
     say "mmcv wheel built in $(( (SECONDS - START) / 60 )) min: $(mmcv_wheel)"
 else
