@@ -21,7 +21,6 @@ static shapes;
 ``--dtype bf16``/``fp16`` runs under autocast; on CUDA the table adds the
 peak memory of a step.
 """
-import argparse
 import contextlib
 import statistics
 import time
@@ -33,7 +32,8 @@ from mmpretrain.models import SwinTransformer
 
 from vsa_mm.models import SwinTransformerVSA, ViTAEv2, VSAWindowAttention
 
-from bench_vsa_layer import DTYPES, emit, saved_tensor_bytes  # isort: skip
+from bench_vsa_layer import (  # isort: skip
+    DTYPES, benchmark_parser, emit, saved_tensor_bytes, settings_line)
 
 #: VSA backends of the default run.
 DEFAULT_BACKENDS = ('auto', )
@@ -134,18 +134,9 @@ def measure(models: Dict[str, nn.Module],
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--threads', type=int, default=2)
-    parser.add_argument('--rounds', type=int, default=7)
-    parser.add_argument('--warmup', type=int, default=1)
+    parser = benchmark_parser(__doc__, threads=2, rounds=7, warmup=1)
     parser.add_argument('--batch', type=int, default=8)
     parser.add_argument('--size', type=int, default=224)
-    parser.add_argument('--device', default='cpu')
-    parser.add_argument(
-        '--compile',
-        action='store_true',
-        help='torch.compile every backbone, the baselines included')
-    parser.add_argument('--dtype', choices=sorted(DTYPES), default='fp32')
     parser.add_argument(
         '--vsa-backends',
         nargs='+',
@@ -157,10 +148,8 @@ def main() -> None:
 
     # Printed as measured: a run stopped half-way keeps the pairs done.
     emit([
-        f'torch {torch.__version__}, {device}, {torch.get_num_threads()} '
-        f'thread(s), batch {args.batch}, {args.size}x{args.size}, median of '
-        f'{args.rounds} interleaved rounds, {args.dtype}, '
-        f'{"compiled" if args.compile else "eager"}', '',
+        settings_line(args, device, f'batch {args.batch}',
+                      f'{args.size}x{args.size}'), '',
         '| backbone | fwd+bwd ms | time ratio | saved MiB | memory ratio | '
         'peak MiB |', '|---|---:|---:|---:|---:|---:|'
     ])

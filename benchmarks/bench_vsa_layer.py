@@ -179,17 +179,33 @@ def measure(shape: Shape,
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+def benchmark_parser(description: str, threads: int, rounds: int,
+                     warmup: int) -> argparse.ArgumentParser:
+    """The options both benchmarks take, with their defaults."""
+    parser = argparse.ArgumentParser(description=description.split('\n')[0])
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--threads', type=int, default=1)
-    parser.add_argument('--rounds', type=int, default=21)
-    parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--threads', type=int, default=threads)
+    parser.add_argument('--rounds', type=int, default=rounds)
+    parser.add_argument('--warmup', type=int, default=warmup)
     parser.add_argument(
         '--compile',
         action='store_true',
-        help='torch.compile every model, the baseline included')
+        help='torch.compile every model, the baselines included')
     parser.add_argument('--dtype', choices=sorted(DTYPES), default='fp32')
+    return parser
+
+
+def settings_line(args: argparse.Namespace, device: torch.device, *details:
+                  str) -> str:
+    """The first line of a benchmark's output: what was measured how."""
+    return ', '.join((f'torch {torch.__version__}', f'device {device}',
+                      f'{torch.get_num_threads()} thread(s)', *details,
+                      f'median of {args.rounds} interleaved rounds',
+                      args.dtype, 'compiled' if args.compile else 'eager'))
+
+
+def main() -> None:
+    parser = benchmark_parser(__doc__, threads=1, rounds=21, warmup=3)
     parser.add_argument(
         '--batches',
         type=int,
@@ -201,10 +217,7 @@ def main() -> None:
 
     # Printed as measured: a run stopped half-way keeps the shapes done.
     emit([
-        f'torch {torch.__version__}, device {device}, '
-        f'{torch.get_num_threads()} thread(s), median of {args.rounds} '
-        f'interleaved rounds, {args.dtype}, '
-        f'{"compiled" if args.compile else "eager"}', '',
+        settings_line(args, device), '',
         '| shape | layer | fwd+bwd ms | time ratio | saved MiB | '
         'memory ratio | peak MiB |', '|---|---|---:|---:|---:|---:|---:|'
     ])

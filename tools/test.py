@@ -16,8 +16,6 @@ Examples:
 """
 import argparse
 
-from mmengine.config import DictAction
-
 from vsa_mm.checkpoint.safe_load import check_checkpoint_file
 from vsa_mm.cli.launch import build_runner
 from vsa_mm.cli.run_options import (dump_results_metric, enable_tta,
@@ -29,12 +27,8 @@ from vsa_mm.runtime import install as install_runtime
 
 def parse_args() -> argparse.Namespace:
     parser = ToolArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help='config file')
-    parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument(
-        '--work-dir',
-        help='where logs and metrics go (default: the config\'s work_dir, '
-        'else work_dirs/<config name>)')
+    parser.add_config(checkpoint=True)
+    parser.add_work_dir('logs and metrics')
     parser.add_argument(
         '--out',
         help='dump the predictions to this .pkl file (mmdet: '
@@ -53,16 +47,7 @@ def parse_args() -> argparse.Namespace:
         help='seconds each image is shown with --show (default: 2)')
     parser.add_argument(
         '--tta', action='store_true', help='test-time augmentation')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config entries')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_runner_options()
     return parser.parse_args()
 
 

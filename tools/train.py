@@ -12,7 +12,7 @@ mask-rcnn_swin-t-vsa_fpn_ms-crop-1x_coco.py
 import argparse
 from typing import List
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 from vsa_mm.checkpoint.safe_load import check_checkpoint_file
 from vsa_mm.cli.launch import build_runner
@@ -24,11 +24,8 @@ from vsa_mm.runtime import install as install_runtime
 
 def parse_args() -> argparse.Namespace:
     parser = ToolArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help='config file')
-    parser.add_argument(
-        '--work-dir',
-        help='where logs and checkpoints go (default: the config\'s '
-        'work_dir, else work_dirs/<config name>)')
+    parser.add_config()
+    parser.add_work_dir('logs and checkpoints')
     parser.add_argument(
         '--resume',
         nargs='?',
@@ -44,16 +41,7 @@ def parse_args() -> argparse.Namespace:
         '--auto-scale-lr',
         action='store_true',
         help='scale the learning rate by the actual total batch size')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config entries, e.g. train_cfg.max_epochs=3')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_runner_options('train_cfg.max_epochs=3')
     return parser.parse_args()
 
 

@@ -452,3 +452,18 @@ def official_vitaev2_vsa_logits(state, images, settings, ws=7):
             t = t + mlp(ln(t, nc + 'norm2', 1e-6), nc + 'mlp')
         x = as_map(t, h, w)
     return F.linear(t.mean(1), state['head.weight'], state['head.bias'])
+
+
+def assert_converted_at_load_time(build, official: dict, convert,
+                                  tmp_path) -> None:
+    """``build(convert_weights=True, init_cfg=Pretrained)`` of a file holding
+    ``official`` ends up with exactly ``convert(official)``'s backbone."""
+    path = tmp_path / 'official.pth'
+    torch.save({'model': official}, path)
+    model = build(
+        convert_weights=True,
+        init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    model.init_weights()
+    expected, _ = convert(official)
+    for key, value in expected.items():
+        torch.testing.assert_close(model.state_dict()[key], value, msg=key)

@@ -30,14 +30,9 @@ def test_local_paths_use_the_atomic_backend(runtime):
         get_file_backend('work_dirs/epoch_1.pth'), AtomicLocalBackend)
 
 
-def test_failed_write_keeps_previous_content(tmp_path, monkeypatch):
+def test_failed_write_keeps_previous_content(tmp_path, disk_full):
     path = tmp_path / 'epoch_1.pth'
     path.write_bytes(b'previous')
-
-    def crash(fd):
-        raise OSError('disk full')
-
-    monkeypatch.setattr(os, 'fsync', crash)
     with pytest.raises(OSError, match='disk full'):
         atomic_write_bytes(path, b'new content')
     assert path.read_bytes() == b'previous'

@@ -43,21 +43,16 @@ def test_rejects_text(tmp_path):
         atomic_write_bytes(tmp_path / 'a', 'text')
 
 
-def test_converters_write_through_the_same_writer(tmp_path, monkeypatch):
+def test_converters_write_through_the_same_writer(tmp_path, disk_full):
     """A crash while a converter writes keeps the previous file."""
     dst = tmp_path / 'converted.pth'
     dst.write_bytes(b'previous')
-
-    def crash(fd):
-        raise OSError('disk full')
-
-    monkeypatch.setattr(os, 'fsync', crash)
     weights = {'norm.weight': torch.ones(2)}
     with pytest.raises(OSError, match='disk full'):
         convert_files._save_classifier(str(dst), weights, {}, 'src.pth')
     assert dst.read_bytes() == b'previous'
     assert sorted(os.listdir(tmp_path)) == ['converted.pth']
-    monkeypatch.undo()
+    disk_full.undo()
     convert_files._save_classifier(str(dst), weights, {}, 'src.pth')
     saved = torch.load(dst, weights_only=True)
     assert saved['meta']['converted_from'] == 'src.pth'

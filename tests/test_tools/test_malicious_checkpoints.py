@@ -80,38 +80,16 @@ def test_test(evil, demo_workspace):
     assert not osp.exists(marker)
 
 
-def test_visualize_windows(evil, demo_workspace, tmp_path):
+@pytest.mark.parametrize('tool', ['visualize_windows', 'visualize_detections'])
+def test_visualization_tools(evil, demo_workspace, tmp_path, tool):
     path, marker = evil
     image = osp.join(demo_workspace, 'data/demo/coco/val2017/'
                      'val_000000.jpg')
-    out = tmp_path / 'windows.png'
+    out = tmp_path / 'drawn.png'
+    config = str(DEMO_CONFIGS['mmdet'])
+    args = (['--config', config, '--checkpoint', path, '--image', image]
+            if tool == 'visualize_windows' else [config, path, image])
     assert_one_line_error(
-        run_tool(
-            'visualize_windows.py',
-            '--config',
-            str(DEMO_CONFIGS['mmdet']),
-            '--checkpoint',
-            path,
-            '--image',
-            image,
-            '--out',
-            str(out),
-            cwd=demo_workspace), path, 'builtins.exec', WHY)
-    assert not osp.exists(marker) and not out.exists()
-
-
-def test_visualize_detections(evil, demo_workspace, tmp_path):
-    path, marker = evil
-    image = osp.join(demo_workspace, 'data/demo/coco/val2017/'
-                     'val_000000.jpg')
-    out = tmp_path / 'predictions.png'
-    assert_one_line_error(
-        run_tool(
-            'visualize_detections.py',
-            str(DEMO_CONFIGS['mmdet']),
-            path,
-            image,
-            '--out',
-            str(out),
-            cwd=demo_workspace), 'builtins.exec', WHY)
+        run_tool(f'{tool}.py', *args, '--out', str(out), cwd=demo_workspace),
+        'builtins.exec', WHY)
     assert not osp.exists(marker) and not out.exists()

@@ -50,18 +50,16 @@ def succeeded(result: Result) -> str:
     return result.stdout + result.stderr
 
 
-def load_pickle(path) -> list:
-    with open(path, 'rb') as f:
-        return pickle.load(f)
-
-
-def test_test_out_and_show_dir_go_into_the_work_dir(tmp_path, cwd, untrained):
-    work = tmp_path / 'work'
-    succeeded(
+def run_test_tool_into(config: str, checkpoint: str, work, cwd: str, *options:
+                       str) -> str:
+    """``tools/test.py`` on two test images, predictions dumped to
+    ``preds.pkl`` and drawn into ``vis/``, relative to ``work``."""
+    return succeeded(
         run_tool(
             'test.py',
-            MMDET,
-            untrained('mmdet'),
+            config,
+            checkpoint,
+            *options,
             '--work-dir',
             str(work),
             '--out',
@@ -70,8 +68,19 @@ def test_test_out_and_show_dir_go_into_the_work_dir(tmp_path, cwd, untrained):
             'vis',
             '--cfg-options',
             'test_dataloader.dataset.indices=2',
-            'model.test_cfg.rcnn.max_per_img=10',
+            *(['model.test_cfg.rcnn.max_per_img=10']
+              if config == MMDET else []),
             cwd=cwd))
+
+
+def load_pickle(path) -> list:
+    with open(path, 'rb') as f:
+        return pickle.load(f)
+
+
+def test_test_out_and_show_dir_go_into_the_work_dir(tmp_path, cwd, untrained):
+    work = tmp_path / 'work'
+    run_test_tool_into(MMDET, untrained('mmdet'), work, cwd)
     images = ['val_000000.jpg', 'val_000001.jpg']
     preds = load_pickle(work / 'preds.pkl')  # DumpDetResults
     assert [osp.basename(p['img_path']) for p in preds] == images
@@ -98,21 +107,7 @@ def test_test_tta_out_and_show_dir_mmseg(tmp_path, cwd, untrained):
         "        [dict(type='LoadAnnotations')],\n"
         "        [dict(type='PackSegInputs')]])]\n")
     work = tmp_path / 'work'
-    succeeded(
-        run_tool(
-            'test.py',
-            str(config),
-            untrained('mmseg'),
-            '--tta',
-            '--work-dir',
-            str(work),
-            '--out',
-            'preds.pkl',
-            '--show-dir',
-            'vis',
-            '--cfg-options',
-            'test_dataloader.dataset.indices=2',
-            cwd=cwd))
+    run_test_tool_into(str(config), untrained('mmseg'), work, cwd, '--tta')
     ran = Config.fromfile(str(work / 'seg_tta.py'))  # the runner's config
     assert ran.model.type == 'SegTTAModel'
     assert ran.model.module.type == 'EncoderDecoder'

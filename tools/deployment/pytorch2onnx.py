@@ -52,16 +52,12 @@ class FeatureExtractor(nn.Module):
 
 def parse_args() -> argparse.Namespace:
     parser = ToolArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help='config file')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_config(checkpoint=True)
     parser.add_argument(
         '--out',
         help='the .onnx file (default: <config name>_<part>.onnx); a '
         'relative path is taken in the work dir')
-    parser.add_argument(
-        '--work-dir',
-        help='where relative outputs go (default: the config\'s work_dir, '
-        'else work_dirs/<config name>)')
+    parser.add_work_dir('relative outputs')
     parser.add_argument(
         '--part',
         choices=PARTS,

@@ -8,15 +8,7 @@ Usage::
 
     .venv/bin/python tools/model_converters/vitaev2_vsa_to_vsa_mm.py SRC DST
 
-Options: ``--no-ema`` (take the raw weights, not ``state_dict_ema``),
-``--force``, ``--unsafe-load``.
-
-SRC is loaded with ``torch.load(weights_only=True)``; a file that pickles
-more than weights and the official trainers' settings is refused, naming what
-it holds (``--unsafe-load`` loads it anyway: only for files you trust). DST
-must be in an existing directory and is written atomically; an existing DST
-is replaced only with ``--force``. SRC may be a bare state dict or wrapped
-under ``model``, ``state_dict`` or ``state_dict_ema``. DST is an mmpretrain
+How SRC is loaded and DST written: ``--help``. DST is an mmpretrain
 classifier checkpoint: use it as ``load_from`` with
 ``configs/mmpretrain/vitaev2_vsa/``, or as ``init_cfg=dict(type='Pretrained',
 checkpoint=DST, prefix='backbone.')`` for a detection or segmentation

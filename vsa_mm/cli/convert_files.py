@@ -212,6 +212,16 @@ def _save_classifier(dst: str, backbone: dict, head: dict, src: str,
         torch.save(checkpoint, file)
 
 
+#: What every converter's ``--help`` ends with.
+CONVERTER_EPILOG = (
+    'SRC is loaded with torch.load(weights_only=True); a file that pickles '
+    "more than weights and the official trainers' settings is refused, "
+    'naming what it holds (--unsafe-load loads it anyway: only for files you '
+    'trust). SRC may be a bare state dict or wrapped under model, '
+    'state_dict or state_dict_ema. DST must be in an existing directory and '
+    'is written atomically; an existing DST is replaced only with --force.')
+
+
 def converter_cli(description: str,
                   convert: Callable[..., str],
                   switches: Optional[Dict[str, str]] = None) -> None:
@@ -230,7 +240,8 @@ def converter_cli(description: str,
             ``{'--vsa': help}``, each passed to ``convert`` as a bool
             keyword (``vsa=``).
     """
-    parser = ToolArgumentParser(description=description.split('\n')[0])
+    parser = ToolArgumentParser(
+        description=description.split('\n')[0], epilog=CONVERTER_EPILOG)
     parser.add_argument('src', help='official checkpoint (path or URL)')
     parser.add_argument(
         'dst', help='output checkpoint, in an existing directory')

@@ -28,12 +28,46 @@ def _write_line(prog: str, message: str) -> None:
 
 
 class ToolArgumentParser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose usage errors are one line."""
+    """An ``ArgumentParser`` whose usage errors are one line, with the
+    arguments the OpenMMLab tools share."""
 
     def error(self, message: str) -> NoReturn:
         """Report a bad command line as one line; exit with status 2."""
         _write_line(self.prog, f'{message} (see --help)')
         sys.exit(2)
+
+    def add_config(self, checkpoint: bool = False) -> None:
+        """The ``config`` (and ``checkpoint``) positional arguments."""
+        self.add_argument('config', help='config file')
+        if checkpoint:
+            self.add_argument('checkpoint', help='checkpoint file')
+
+    def add_work_dir(self, what: str) -> None:
+        """``--work-dir``, the folder where ``what`` go."""
+        self.add_argument(
+            '--work-dir',
+            help=f'where {what} go (default: the config\'s work_dir, else '
+            'work_dirs/<config name>)')
+
+    def add_runner_options(self, example: str = '') -> None:
+        """``--cfg-options``, ``--launcher`` and ``--local-rank``, as the
+        libraries' ``tools/train.py`` and ``tools/test.py`` have them.
+
+        Args:
+            example (str): An example override for the help text.
+        """
+        from mmengine.config import DictAction
+        self.add_argument(
+            '--cfg-options',
+            nargs='+',
+            action=DictAction,
+            help='override config entries' +
+            (f', e.g. {example}' if example else ''))
+        self.add_argument(
+            '--launcher',
+            choices=['none', 'pytorch', 'slurm', 'mpi'],
+            default='none')
+        self.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
 Checkpoints = Union[str, Sequence[str], None]

@@ -138,6 +138,23 @@ def _check_seed(seed: int) -> None:
         raise ValueError(f'seed must be a non-negative int, got {seed!r}')
 
 
+def _scene_set_params(kind: str, num_train: int, num_val: int,
+                      size: Tuple[int,
+                                  int], max_objects: int, seed: int) -> dict:
+    """The checked arguments of a set of scenes, which identify it."""
+    _check_counts(
+        num_train=num_train, num_val=num_val, max_objects=max_objects)
+    _check_size(size)
+    _check_seed(seed)
+    return dict(
+        kind=kind,
+        num_train=num_train,
+        num_val=num_val,
+        size=list(size),
+        max_objects=max_objects,
+        seed=seed)
+
+
 def make_coco_instance_set(root: str,
                            num_train: int = 24,
                            num_val: int = 8,
@@ -162,17 +179,8 @@ def make_coco_instance_set(root: str,
         str: ``root``.
     """
     from pycocotools import mask as mask_utils
-    _check_counts(
-        num_train=num_train, num_val=num_val, max_objects=max_objects)
-    _check_size(size)
-    _check_seed(seed)
-    params = dict(
-        kind='coco',
-        num_train=num_train,
-        num_val=num_val,
-        size=list(size),
-        max_objects=max_objects,
-        seed=seed)
+    params = _scene_set_params('coco', num_train, num_val, size, max_objects,
+                               seed)
 
     def build(out: str, rng: np.random.Generator) -> None:
         categories = [
@@ -241,29 +249,11 @@ def make_cityscapes_set(root: str,
     :data:`CITYSCAPES_LOWER`) meet at a random horizon, and the objects are
     stored as :data:`CITYSCAPES_OBJECTS`.
 
-    Args:
-        root (str): Output directory.
-        num_train (int): Training images.
-        num_val (int): Validation images.
-        size (tuple[int, int]): Image (height, width).
-        max_objects (int): Most objects pasted per image.
-        seed (int): Random seed; the set is a function of all arguments.
-
-    Returns:
-        str: ``root``.
+    Args and returns: as for :func:`make_coco_instance_set`.
     """
     from cityscapesscripts.helpers.labels import name2label
-    _check_counts(
-        num_train=num_train, num_val=num_val, max_objects=max_objects)
-    _check_size(size)
-    _check_seed(seed)
-    params = dict(
-        kind='cityscapes',
-        num_train=num_train,
-        num_val=num_val,
-        size=list(size),
-        max_objects=max_objects,
-        seed=seed)
+    params = _scene_set_params('cityscapes', num_train, num_val, size,
+                               max_objects, seed)
     train_ids = np.full(256, 255, np.uint8)
     for label in name2label.values():
         if 0 <= label.id < 256 and 0 <= label.trainId < 255:

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from mmengine.registry import DefaultScope
+from helpers.models import mmpretrain_classifier
 
 from vsa_mm.models import SwinTransformerVSA
 from vsa_mm.models.layers import VSAWindowAttention
@@ -64,22 +64,12 @@ def test_init_keeps_regression_zero_and_linear_small():
 
 
 def test_mmpretrain_classifier_trains_a_step():
-    from mmpretrain.registry import MODELS
     from mmpretrain.structures import DataSample
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        classifier = MODELS.build(
-            dict(
-                type='ImageClassifier',
-                backbone=dict(
-                    type='vsa_mm.SwinTransformerVSA',
-                    arch=SHALLOW,
-                    out_indices=(3, )),
-                neck=dict(type='GlobalAveragePooling'),
-                head=dict(
-                    type='LinearClsHead',
-                    num_classes=5,
-                    in_channels=256,
-                    loss=dict(type='CrossEntropyLoss'))))
+    classifier = mmpretrain_classifier(
+        dict(
+            type='vsa_mm.SwinTransformerVSA', arch=SHALLOW, out_indices=(3, )),
+        num_classes=5,
+        in_channels=256)
     classifier.init_weights()
     samples = [DataSample().set_gt_label(label) for label in (0, 3)]
     losses = classifier(torch.rand(2, 3, 64, 64), samples, mode='loss')

@@ -1,4 +1,5 @@
 """Tests of ViTAEv2 + VSA and its official-checkpoint converter."""
+import functools
 import math
 import subprocess
 import sys
@@ -6,7 +7,8 @@ import sys
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers.official import SMALL, official_vitaev2_vsa_state_dict
+from helpers.official import (SMALL, assert_converted_at_load_time,
+                              official_vitaev2_vsa_state_dict)
 from helpers.paths import CONFIGS, DATA, TOOLS
 from mmengine.registry import DefaultScope
 
@@ -139,17 +141,9 @@ def test_bad_arguments(kwargs, error, words):
 
 
 def test_convert_weights_at_load_time(tmp_path):
-    official = official_vitaev2_vsa_state_dict(SMALL)
-    path = tmp_path / 'official.pth'
-    torch.save({'model': official}, path)
-    model = ViTAEv2(
-        SMALL,
-        convert_weights=True,
-        init_cfg=dict(type='Pretrained', checkpoint=str(path)))
-    model.init_weights()
-    expected, _ = convert_vitaev2_vsa(official)
-    for key, value in expected.items():
-        torch.testing.assert_close(model.state_dict()[key], value, msg=key)
+    assert_converted_at_load_time(
+        functools.partial(ViTAEv2, SMALL),
+        official_vitaev2_vsa_state_dict(SMALL), convert_vitaev2_vsa, tmp_path)
 
 
 def test_converted_checkpoint_loads_into_the_shipped_classifier(tmp_path):

@@ -5,10 +5,12 @@ import sys
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers.official import ARCH, CLASSES, WINDOW, official_swin_state_dict
+from helpers.models import mmpretrain_classifier
+from helpers.official import (ARCH, CLASSES, WINDOW,
+                              assert_converted_at_load_time,
+                              official_swin_state_dict)
 from helpers.paths import TOOLS
 from mmcv.cnn.bricks.transformer import PatchMerging
-from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 
 from vsa_mm.models import SwinTransformerVSA
@@ -25,20 +27,14 @@ def test_swin_vsa_checkpoint_loads_strictly_into_backbone_and_classifier():
     converted, head = convert_swin(official_swin_state_dict(vsa=True))
     backbone().load_state_dict(converted, strict=True)
     assert set(head) == {'fc.weight', 'fc.bias'}
-    from mmpretrain.registry import MODELS
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        classifier = MODELS.build(
-            dict(
-                type='ImageClassifier',
-                backbone=dict(
-                    type='vsa_mm.SwinTransformerVSA',
-                    arch=ARCH,
-                    window_size=WINDOW,
-                    out_indices=(1, )),
-                neck=dict(type='GlobalAveragePooling'),
-                head=dict(
-                    type='LinearClsHead', num_classes=CLASSES,
-                    in_channels=32)))
+    classifier = mmpretrain_classifier(
+        dict(
+            type='vsa_mm.SwinTransformerVSA',
+            arch=ARCH,
+            window_size=WINDOW,
+            out_indices=(1, )),
+        num_classes=CLASSES,
+        in_channels=32)
     state = {f'backbone.{k}': v for k, v in converted.items()}
     state.update({f'head.{k}': v for k, v in head.items()})
     classifier.load_state_dict(state, strict=True)
@@ -188,16 +184,8 @@ def test_vsa_converter_refuses_a_plain_swin_checkpoint(tmp_path):
 
 
 def test_convert_weights_at_load_time(tmp_path):
-    official = official_swin_state_dict(vsa=True)
-    path = tmp_path / 'official.pth'
-    torch.save({'model': official}, path)
-    model = backbone(
-        convert_weights=True,
-        init_cfg=dict(type='Pretrained', checkpoint=str(path)))
-    model.init_weights()
-    expected, _ = convert_swin(official)
-    for key, value in expected.items():
-        torch.testing.assert_close(model.state_dict()[key], value, msg=key)
+    assert_converted_at_load_time(backbone, official_swin_state_dict(vsa=True),
+                                  convert_swin, tmp_path)
 
 
 def test_convert_weights_needs_a_pretrained_checkpoint():

@@ -8,25 +8,12 @@ from vsa_mm.compat import autocast_dtype
 
 
 class AttentionCall(NamedTuple):
-    """One call of the varied-window attention, as every backend takes it.
-
-    Attributes:
-        x_map (Tensor): Input map of shape (B, H, W, C).
-        offsets (Tensor): Regressed (ox, oy) per window and head, float32
-            (float64 for float64 inputs), shape (B, nW, h, 2), in units of
-            a window.
-        scales (Tensor): Regressed (sx, sy), same shape and dtype.
-        qkv_weight (Tensor): Weight of the q/k/v projection, (3 * D, C).
-        qkv_bias (Tensor, optional): Its bias, (3 * D, ).
-        bias_table (Tensor): Swin's relative position bias table,
-            ((2 ws - 1)^2, h).
-        bias_index (Tensor): Its row for every token pair, (N, N).
-        scale (float): Scale of the queries.
-        window_size (int): Window side ws.
-        num_heads (int): Number of heads h; ``D`` is divisible by it.
-        attn_drop (float): Dropout rate of the attention weights.
-        training (bool): Apply the dropout.
-    """
+    """One call of the varied-window attention, as every backend takes it:
+    the arguments of
+    :func:`~vsa_mm.models.layers.varied_window_attention.varied_window_attention`
+    (but ``backend``), under the same names, with the same shapes and
+    dtypes; ``x_map`` is (B, H, W, C), ``offsets`` and ``scales`` are
+    (B, nW, h, 2)."""
     x_map: Tensor
     offsets: Tensor
     scales: Tensor
