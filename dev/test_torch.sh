@@ -2,6 +2,8 @@
 # Runs vsa_mm's torch-range tests on another torch release, in its own venv.
 #
 #   dev/test_torch.sh 2.1.2        (make test-torch TORCH=2.1.2)
+#   dev/test_torch.sh 2.1.2 --build-only   (the venv only; make test builds
+#                                  it while the main set-up compiles mmcv)
 #
 # The venv (.venv-torch<VERSION>/, built once, rebuilt when this script or
 # requirements/torch_range.txt change) holds that torch and its
@@ -22,6 +24,10 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TORCH_VERSION="${1:-}"
+BUILD_ONLY=0
+if [[ "${2:-}" == --build-only ]]; then
+    BUILD_ONLY=1
+fi
 if [[ ! "$TORCH_VERSION" =~ ^2\.([0-9]+)\.[0-9]+$ ]]; then
     echo "usage: dev/test_torch.sh 2.MINOR.PATCH (got '${TORCH_VERSION}')" >&2
     exit 2
@@ -65,6 +71,9 @@ if [[ ! -f "$STAMP" || "$(cat "$STAMP")" != "$WANT" ]]; then
     pip_install --no-deps --no-build-isolation -e "$ROOT"
     echo "$WANT" > "$STAMP"
     say "venv built in $((SECONDS - START)) s"
+fi
+if [[ "$BUILD_ONLY" == 1 ]]; then
+    exit 0
 fi
 "$PY" -c 'import torch, numpy, mmengine, mmcv, mmpretrain, vsa_mm
 print(f"[test_torch] torch {torch.__version__}, numpy {numpy.__version__}, "

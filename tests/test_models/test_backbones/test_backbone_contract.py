@@ -11,7 +11,7 @@ from helpers.official import SMALL
 from mmengine.registry import DefaultScope
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from vsa_mm.models import SwinTransformerVSA, ViTAEv2
+from vsa_mm.models import SwinTransformerVSA, ViTAEv2, VSAWindowAttention
 
 BACKBONES = {
     'SwinTransformerVSA': (SwinTransformerVSA, SWIN_SMALL),
@@ -140,6 +140,42 @@ def test_builds_from_each_library_registry(backbone, package):
         model = registry.build(
             dict(type=f'vsa_mm.{backbone.cls.__name__}', arch=backbone.arch))
     assert isinstance(model, backbone.cls)
+
+
+def _vsa_backends_by_stage(model) -> list:
+    return [{
+        layer.backend
+        for layer in stage.modules() if isinstance(layer, VSAWindowAttention)
+    } for stage in model.stages]
+
+
+def test_attn_cfg_reaches_every_vsa_layer(backbone):
+    model = backbone(attn_cfg=dict(backend='reference', proj_drop=0.25))
+    layers = [m for m in model.modules() if isinstance(m, VSAWindowAttention)]
+    assert layers and all(
+        layer.backend == 'reference' and layer.proj_drop.p == 0.25
+        for layer in layers)
+    assert _vsa_backends_by_stage(backbone()) == [{'auto'}] * 4
+
+
+def test_attn_cfg_per_stage(backbone):
+    model = backbone(attn_cfg=[None, dict(backend='gather'), None, None])
+    assert _vsa_backends_by_stage(model) == [{'auto'}, {'gather'}, {'auto'},
+                                             {'auto'}]
+
+
+@pytest.mark.parametrize('attn_cfg,error,words', [
+    (dict(window_size=5), ValueError, ['window_size', "backbone's"]),
+    (dict(num_heads=2), ValueError, ['num_heads']),
+    ([dict(backend='gather')], ValueError, ['1 entries', '4 stages']),
+    ('gather', TypeError, ["'gather'"]),
+    (dict(backend='fast'), ValueError, ["'fast'"]),
+])
+def test_bad_attn_cfg_names_the_value(backbone, attn_cfg, error, words):
+    with pytest.raises(error) as info:
+        backbone(attn_cfg=attn_cfg)
+    for word in words:
+        assert word in str(info.value)
 
 
 @pytest.mark.parametrize('kwargs,error,words', [

@@ -23,6 +23,9 @@ def checkpointed(function: Callable[..., Any], x: Any, enabled: bool) -> Any:
 
 #: Arguments of the attention that its block decides.
 _BLOCK_OWNED_ATTENTION_KEYS = ('embed_dims', 'num_heads', 'out_dims')
+#: Arguments of the attention that the backbone's own arguments set: the
+#: window size (Swin's position encoding follows it too).
+_BACKBONE_OWNED_ATTENTION_KEYS = ('window_size', )
 
 
 def attention_arguments(attn_cfg: Optional[dict], **defaults: Any) -> dict:
@@ -30,7 +33,8 @@ def attention_arguments(attn_cfg: Optional[dict], **defaults: Any) -> dict:
 
     Args:
         attn_cfg (dict, optional): The user's arguments; ``type``, the
-            widths and the number of heads belong to the block.
+            widths and the number of heads belong to the block, the window
+            size to the backbone's ``window_size`` argument.
         **defaults: The block's own arguments.
 
     Returns:
@@ -38,7 +42,8 @@ def attention_arguments(attn_cfg: Optional[dict], **defaults: Any) -> dict:
 
     Raises:
         TypeError: If ``attn_cfg`` is not a dict.
-        ValueError: If it sets a width, the heads or the type.
+        ValueError: If it sets a width, the heads, the type or the window
+            size.
     """
     if attn_cfg is None:
         return defaults
@@ -49,6 +54,10 @@ def attention_arguments(attn_cfg: Optional[dict], **defaults: Any) -> dict:
     if owned:
         raise ValueError(f'attn_cfg cannot set {owned}: the block sets them '
                          f'(got attn_cfg={dict(attn_cfg)!r})')
+    if any(key in attn_cfg for key in _BACKBONE_OWNED_ATTENTION_KEYS):
+        raise ValueError('attn_cfg cannot set window_size: give it as the '
+                         "backbone's window_size argument (got "
+                         f'attn_cfg={dict(attn_cfg)!r})')
     return {**defaults, **attn_cfg}
 
 
