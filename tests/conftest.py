@@ -1,4 +1,5 @@
-"""Shared fixtures: the embedded demo data, generated once per session.
+"""Shared fixtures: the embedded demo data (generated once per session), a
+full disk.
 
 Without a GPU, Triton's interpreter runs the fused backend's kernels on the
 CPU; Triton must see ``TRITON_INTERPRET=1`` before it is first imported.
@@ -44,3 +45,14 @@ def runtime() -> tuple:
     undone: tests that need MMEngine untouched run in subprocesses."""
     from vsa_mm.runtime import install
     return install()
+
+
+@pytest.fixture
+def disk_full(monkeypatch) -> pytest.MonkeyPatch:
+    """Every ``os.fsync`` fails as on a full disk, until ``.undo()``."""
+
+    def crash(fd):
+        raise OSError('disk full')
+
+    monkeypatch.setattr(os, 'fsync', crash)
+    return monkeypatch

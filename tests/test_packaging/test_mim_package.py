@@ -11,6 +11,7 @@ import os.path as osp
 import shutil
 import subprocess
 import sys
+import zipfile
 from glob import glob
 from pathlib import Path
 from typing import List
@@ -51,10 +52,12 @@ def checkout_copy(dst: Path) -> Path:
 
 
 def mim_files(package: Path) -> List[str]:
+    """The files of an installed package's ``.mim``, less the bytecode pip
+    compiles at install time."""
     root = package / 'vsa_mm' / '.mim'
     return sorted(
         path.relative_to(root).as_posix() for path in root.rglob('*')
-        if path.is_file())
+        if path.is_file() and '__pycache__' not in path.parts)
 
 
 def model_names() -> List[str]:
@@ -83,6 +86,9 @@ def test_wheel_and_sdist_ship_configs_and_train_outside_the_checkout(tmp_path):
         cwd=str(src))
     wheel, = glob(str(dist / 'vsa_mm-*.whl'))
     sdist, = glob(str(dist / 'vsa_mm-*.tar.gz'))
+    with zipfile.ZipFile(wheel) as archive:
+        bytecode = [n for n in archive.namelist() if n.endswith('.pyc')]
+    assert bytecode == []
     from_wheel, site = tmp_path / 'from_wheel', tmp_path / 'site'
     run([*pip, 'install', '--no-deps', '--target',
          str(from_wheel), wheel],
