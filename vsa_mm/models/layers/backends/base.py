@@ -1,4 +1,5 @@
 """What every backend takes and is: one call, two functions."""
+from dataclasses import dataclass
 from typing import Callable, NamedTuple, Optional
 
 import torch
@@ -7,7 +8,8 @@ from torch import Tensor
 from vsa_mm.compat import autocast_dtype
 
 
-class AttentionCall(NamedTuple):
+@dataclass(frozen=True)
+class AttentionCall:
     """One call of the varied-window attention, as every backend takes it:
     the arguments of
     :func:`~vsa_mm.models.layers.varied_window_attention.varied_window_attention`
