@@ -1,4 +1,5 @@
 """Shared helpers of the ImageNet-ReaL metric tests."""
+import datetime
 import json
 import os
 import os.path as osp
@@ -79,7 +80,9 @@ def run_rank(rank: int, world_size: int, init_file: str, real_json: str,
         'gloo',
         init_method=f'file://{init_file}',
         rank=rank,
-        world_size=world_size)
+        world_size=world_size,
+        # a lost peer fails the test in minutes, not torch's 30
+        timeout=datetime.timedelta(seconds=120))
     try:
         found = []
         for shards in scenarios:
@@ -89,5 +92,9 @@ def run_rank(rank: int, world_size: int, init_file: str, real_json: str,
                 metric.process(None, samples[start:start + 3])
             found.append(metric.evaluate(size))
         write_json(osp.join(out_dir, f'rank{rank}.json'), found)
+        # Without it, torch 2.1's gloo may hang one rank in the teardown
+        # while the other still finishes the last gather (about one run in
+        # five on a 2-core machine).
+        dist.barrier()
     finally:
         dist.destroy_process_group()

@@ -270,6 +270,7 @@ def test_sample_errors(hand_json):
         metric.process(None, [['a.JPEG']])
 
 
+@pytest.mark.timeout(300)
 def test_two_processes_match_one(demo_val, hand_json, tmp_path):
     samples = hand_samples(demo_val)
     single = _evaluate(ReaLAccuracy(hand_json, topk=(1, 2)), samples, 12)
