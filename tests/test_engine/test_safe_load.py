@@ -27,8 +27,10 @@ from vsa_mm.checkpoint import (UnsafeCheckpointError, check_checkpoint_file,
                                mmengine_safe_globals)
 from vsa_mm.checkpoint.history_buffers import (HistoryBufferLoader,
                                                history_buffer_statistic)
-from vsa_mm.checkpoint.safe_load import (extra_safe_globals, get_safe_globals,
-                                         set_safe_globals, weights_only_load)
+from vsa_mm.checkpoint.safe_load import (
+    UNSAFE_FALLBACK_LOADER, extra_safe_globals, get_safe_globals,
+    load_from_local_weights_only, mmengine_loads_local_files_weights_only,
+    register_mmengine_safe_globals, set_safe_globals, weights_only_load)
 from vsa_mm.compat import NAMED_SAFE_GLOBALS
 from vsa_mm.models.utils.official_init import OFFICIAL_CHECKPOINT_GLOBALS
 
@@ -268,6 +270,37 @@ def test_our_loader_names_the_refused_type(malicious):
     assert 'could run code' in message and message.endswith('HINT')
     assert '\n' not in message
     assert not osp.exists(marker)
+
+
+def _load_retrying_without_weights_only(file, map_location=None):
+    """What onedl-mmengine 0.10.12 loads checkpoints with."""
+    try:
+        return torch.load(file, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:
+        return torch.load(file, map_location=map_location, weights_only=False)
+
+
+def test_a_loader_that_retries_unsafely_is_replaced(malicious, monkeypatch):
+    """The onedl-mmengine fork retries a refused checkpoint with
+    weights_only=False; the import makes its local loader weights-only."""
+    path, marker = malicious
+    monkeypatch.setattr(
+        mmengine_checkpoint,
+        UNSAFE_FALLBACK_LOADER,
+        _load_retrying_without_weights_only,
+        raising=False)
+    # register_scheme builds a new dict: restore the attribute itself
+    monkeypatch.setattr(CheckpointLoader, '_schemes',
+                        OrderedDict(CheckpointLoader._schemes))
+    assert not mmengine_loads_local_files_weights_only()
+    assert register_mmengine_safe_globals()
+    assert CheckpointLoader._schemes[''] is load_from_local_weights_only
+    with pytest.raises(pickle.UnpicklingError, match='exec'):
+        CheckpointLoader.load_checkpoint(path)
+    assert not osp.exists(marker)
+    # what the replaced loader would have done
+    _load_retrying_without_weights_only(path)
+    assert osp.exists(marker)
 
 
 def test_http_loader_is_replaced_and_keeps_weights_only(

@@ -23,17 +23,16 @@ allowlists exactly these (:func:`mmengine_safe_globals`), with
 ``builtins.getattr`` mapped to
 :func:`~vsa_mm.checkpoint.history_buffers.history_buffer_statistic`, which
 returns a history buffer's own statistics methods and refuses everything
-else. Where ``torch.load`` does not default to ``weights_only``
-(:data:`vsa_mm.compat.WEIGHTS_ONLY_BY_DEFAULT`), it also registers
-:func:`load_from_local_weights_only` as MMEngine's loader of local files,
-so that ``load_from``, ``resume`` and ``init_cfg=dict(type='Pretrained')``
-refuse code there too; where it does, MMEngine's own loader is left as it
-is. Either way they load the
+else. Where MMEngine's own loader of local files would unpickle code
+(:func:`mmengine_loads_local_files_weights_only`), it also registers
+:func:`load_from_local_weights_only` as that loader, so that ``load_from``,
+``resume`` and ``init_cfg=dict(type='Pretrained')`` refuse code there too;
+elsewhere MMEngine's own loader is left as it is. Either way they load the
 checkpoints of any MMEngine run. Off switch: ``VSA_MM_SAFE_GLOBALS=0``.
 
-MMEngine <= 0.10.7 downloads ``http(s)://``, ``openmmlab://``,
-``torchvision://`` and ``mmcls://`` checkpoints with
-``torch.hub.load_state_dict_from_url``, whose default is
+MMEngine (0.10.7, and the onedl-mmengine fork 0.10.12) downloads
+``http(s)://``, ``openmmlab://``, ``torchvision://`` and ``mmcls://``
+checkpoints with ``torch.hub.load_state_dict_from_url``, whose default is
 ``weights_only=False``; :func:`load_http_checkpoint` downloads the same
 way and loads with :func:`weights_only_load`, which the runtime opt-in
 (:func:`vsa_mm.runtime.install`) makes MMEngine's.
@@ -51,13 +50,12 @@ import zipfile
 from typing import IO, Any, Callable, Iterator, List, Optional, Sequence, Union
 from urllib.parse import urlparse
 
-import mmengine
 import numpy as np
 import torch
 from mmengine.dist import barrier, get_dist_info
 from mmengine.logging import MMLogger
+from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
-from mmengine.utils import digit_version
 
 from ..compat import NAMED_SAFE_GLOBALS, WEIGHTS_ONLY_BY_DEFAULT
 from ..env_switches import switch
@@ -70,8 +68,9 @@ SafeGlobal = Union[Callable, tuple]
 
 #: Environment variable that keeps the MMEngine types off the allowlist.
 SAFE_GLOBALS_SWITCH = 'VSA_MM_SAFE_GLOBALS'
-#: The newest MMEngine release whose http(s) loader unpickles everything.
-LAST_UNSAFE_HTTP_MMENGINE = '0.10.7'
+#: What the onedl-mmengine fork (0.10.12) loads every checkpoint with: a
+#: ``torch.load`` that retries a refused file with ``weights_only=False``.
+UNSAFE_FALLBACK_LOADER = '_safe_torch_load'
 #: Command-line flag of the tools that may load a file without the check.
 UNSAFE_FLAG = '--unsafe-load'
 
@@ -140,9 +139,10 @@ def register_mmengine_safe_globals() -> bool:
 
     On torch's allowlist where it maps names
     (:data:`vsa_mm.compat.NAMED_SAFE_GLOBALS`), else on
-    :func:`weights_only_load`'s. Where ``torch.load`` does not default to
-    ``weights_only``, MMEngine's loader of local files (the empty prefix
-    of :class:`~mmengine.runner.checkpoint.CheckpointLoader`) becomes
+    :func:`weights_only_load`'s. Where MMEngine's loader of local files
+    (the empty prefix of
+    :class:`~mmengine.runner.checkpoint.CheckpointLoader`) would unpickle
+    code (:func:`mmengine_loads_local_files_weights_only`), it becomes
     :func:`load_from_local_weights_only`. Idempotent and silent. Does
     nothing when ``VSA_MM_SAFE_GLOBALS=0``.
 
@@ -152,7 +152,7 @@ def register_mmengine_safe_globals() -> bool:
     if not switch(SAFE_GLOBALS_SWITCH, default=True):
         return False
     _add_safe_globals(mmengine_safe_globals())
-    if not WEIGHTS_ONLY_BY_DEFAULT.available:
+    if not mmengine_loads_local_files_weights_only():
         CheckpointLoader.register_scheme(
             prefixes='', loader=load_from_local_weights_only, force=True)
     return True
@@ -267,27 +267,21 @@ def load_from_local_weights_only(filename: str,
     return weights_only_load(filename, map_location)
 
 
-def http_loader_needs_weights_only(version: Optional[str] = None) -> bool:
-    """Whether MMEngine ``version`` downloads with ``weights_only=False``.
+def mmengine_loads_local_files_weights_only() -> bool:
+    """Whether MMEngine's own loader of local files refuses pickled code.
 
-    MMEngine up to :data:`LAST_UNSAFE_HTTP_MMENGINE` loads URLs with
-    ``torch.hub.load_state_dict_from_url`` and its default
-    ``weights_only=False``.
-
-    Args:
-        version (str, optional): Defaults to the installed MMEngine's.
+    MMEngine 0.10.7 passes ``torch.load`` no ``weights_only``, so it relies
+    on torch's default (:data:`vsa_mm.compat.WEIGHTS_ONLY_BY_DEFAULT`). The
+    onedl-mmengine fork loads through :data:`UNSAFE_FALLBACK_LOADER`, which
+    retries a refused checkpoint with ``weights_only=False`` (after a
+    warning), so a checkpoint's code runs on every torch.
 
     Returns:
-        bool: True for those releases.
-
-    Examples:
-        >>> http_loader_needs_weights_only('0.10.7')
-        True
-        >>> http_loader_needs_weights_only('0.11.0')
-        False
+        bool: True where torch defaults to ``weights_only`` and MMEngine
+        has no such fallback.
     """
-    version = version or mmengine.__version__
-    return digit_version(version) <= digit_version(LAST_UNSAFE_HTTP_MMENGINE)
+    falls_back = hasattr(mmengine_checkpoint, UNSAFE_FALLBACK_LOADER)
+    return WEIGHTS_ONLY_BY_DEFAULT.available and not falls_back
 
 
 def load_http_checkpoint(filename: str,

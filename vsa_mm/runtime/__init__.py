@@ -18,12 +18,12 @@ an environment switch that leaves it out (``0``, ``false``, ``no`` or
    checkpoints, ``last_checkpoint`` and dumped files are written to a
    temporary file, synced and renamed into place: an interrupted run never
    leaves a truncated checkpoint behind.
-2. ``VSA_MM_WEIGHTS_ONLY_HTTP`` (MMEngine <= 0.10.7 only): the
-   ``http(s)://`` loader of MMEngine's ``CheckpointLoader``, also behind
-   ``openmmlab://``, ``torchvision://`` and ``mmcls://``, becomes
+2. ``VSA_MM_WEIGHTS_ONLY_HTTP``: the ``http(s)://`` loader of MMEngine's
+   ``CheckpointLoader``, also behind ``openmmlab://``, ``torchvision://``
+   and ``mmcls://``, becomes
    :func:`~vsa_mm.checkpoint.safe_load.load_http_checkpoint`, which
-   downloads with ``weights_only=True`` (MMEngine's uses torch hub's
-   default, ``weights_only=False``).
+   downloads with ``weights_only=True`` (MMEngine's, in 0.10.7 and in the
+   onedl-mmengine fork, uses torch hub's default, ``weights_only=False``).
 3. ``VSA_MM_EAGER_OPTIMIZER_STEP``: when a config sets ``compile``, the
    Runner compiles ``train_step`` with the optimizer step left eager
    (:func:`~vsa_mm.engine.compile_train_step.keep_optimizer_step_eager`);
@@ -44,8 +44,7 @@ from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from ..checkpoint.atomic_io import AtomicLocalBackend
-from ..checkpoint.safe_load import (http_loader_needs_weights_only,
-                                    load_http_checkpoint)
+from ..checkpoint.safe_load import load_http_checkpoint
 from ..engine.compile_train_step import keep_optimizer_step_eager
 from ..env_switches import switch
 
@@ -67,15 +66,12 @@ def _install_atomic_writes() -> None:
     register_backend('local', AtomicLocalBackend, force=True, prefixes='')
 
 
-def _install_weights_only_http() -> bool:
-    if not http_loader_needs_weights_only():
-        return False
+def _install_weights_only_http() -> None:
     CheckpointLoader.register_scheme(
         prefixes=('http://', 'https://'),
         loader=load_http_checkpoint,
         force=True)
     mmengine_checkpoint.load_from_http = load_http_checkpoint
-    return True
 
 
 def _install_eager_optimizer_step() -> None:
@@ -98,8 +94,7 @@ def install() -> Tuple[str, ...]:
 
     Returns:
         tuple[str, ...]: The switches of the parts in effect, in
-        :data:`PARTS` order. The weights-only download is left out on
-        MMEngine releases after 0.10.7, which need no fix.
+        :data:`PARTS` order.
     """
     global _installed
     if _installed:
@@ -108,9 +103,8 @@ def install() -> Tuple[str, ...]:
     if switch('VSA_MM_ATOMIC_WRITES', default=True):
         _install_atomic_writes()
         applied.append('VSA_MM_ATOMIC_WRITES')
-    if switch(
-            'VSA_MM_WEIGHTS_ONLY_HTTP',
-            default=True) and _install_weights_only_http():
+    if switch('VSA_MM_WEIGHTS_ONLY_HTTP', default=True):
+        _install_weights_only_http()
         applied.append('VSA_MM_WEIGHTS_ONLY_HTTP')
     if switch('VSA_MM_EAGER_OPTIMIZER_STEP', default=True):
         _install_eager_optimizer_step()
