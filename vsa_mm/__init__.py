@@ -2,7 +2,8 @@
 
 Importing the package (for example through a config's
 ``custom_imports = dict(imports=['vsa_mm'], allow_failed_imports=False)``)
-registers, and changes nothing of MMEngine's or torch's:
+registers, and changes nothing of MMEngine's or torch's but one loader
+(last item):
 
 - its models, metrics and hooks in the ``vsa_mm`` registry scope;
 - its ``torch.library`` operators (``vsa_mm::bilinear_gather``,
@@ -15,7 +16,10 @@ registers, and changes nothing of MMEngine's or torch's:
   (:mod:`vsa_mm.analysis`; ``VSA_MM_FLOP_HANDLES=0`` leaves them out);
 - the types of MMEngine checkpoints on torch's ``weights_only`` allowlist
   (:mod:`vsa_mm.checkpoint.safe_load`; ``VSA_MM_SAFE_GLOBALS=0`` leaves them
-  out), so that any MMEngine run's checkpoint loads on torch >= 2.6.
+  out), so that any MMEngine run's checkpoint loads on torch >= 2.6;
+  where MMEngine's loader of local checkpoints would unpickle code (torch
+  < 2.6, or the onedl-mmengine fork), that loader becomes a weights-only
+  one.
 
 It logs nothing. Three changes to how MMEngine itself runs (atomic
 checkpoint writes, weights-only downloads, the eager optimizer step under

@@ -1,6 +1,7 @@
 """The runtime opt-in: three changes to MMEngine, applied only when asked.
 
-``import vsa_mm`` registers and changes nothing of MMEngine's or torch's.
+``import vsa_mm`` registers and changes nothing of MMEngine's or torch's
+but an unsafe local checkpoint loader (:mod:`vsa_mm`).
 :func:`install` applies three process-wide changes that make training
 with MMEngine 0.10.7 safer; a config opts in with one line::
 
